@@ -1,0 +1,213 @@
+"""The `hwc-inbox` command: set up, run, and administer a server from the shell.
+
+Errors are one clear line and a non-zero exit (click.ClickException), never a traceback.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import click
+
+from . import config as config_mod
+from . import db as db_mod
+from . import jobs, municipalities, schools
+from .clock import SystemClock
+
+
+class Context:
+    def __init__(self, data_dir: str | None):
+        self.data_dir = data_dir
+
+    def config(self, **overrides):
+        try:
+            return config_mod.load({"data_dir": self.data_dir, **overrides})
+        except config_mod.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def db(self):
+        cfg = self.config()
+        if not (cfg.data_dir / db_mod.MAIN_DB).exists():
+            raise click.ClickException(
+                f"no data directory at {cfg.data_dir} — run `hwc-inbox init` first")
+        database = db_mod.connect(cfg.data_dir)
+        db_mod.migrate(database)
+        return database
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", envvar="HWC_DATA_DIR", default=None,
+              help="Data directory (default ./instance, or HWC_DATA_DIR).")
+@click.pass_context
+def main(ctx, data_dir):
+    """HwC Inbox: Handle with Care signals for schools — view once, then gone."""
+    ctx.obj = Context(data_dir)
+
+
+@main.command()
+@click.pass_obj
+def init(obj: Context):
+    """Create the data directory (idempotent): databases, secret key, VAPID keys."""
+    cfg = obj.config()
+    created = db_mod.init_data_dir(cfg.data_dir)
+    what = ", ".join(sorted(created)) if created else "nothing new"
+    click.echo(f"Data directory {cfg.data_dir} ready ({what}).")
+
+
+# --- schools ----------------------------------------------------------------------------------
+
+@main.group()
+def school():
+    """Add and list schools."""
+
+
+@school.command("add")
+@click.option("--brin", required=True, help="BRIN code, e.g. 12AB.")
+@click.option("--name", required=True)
+@click.option("--type", "type_", type=click.Choice(["po", "vo"]), default="po", show_default=True)
+@click.pass_obj
+def school_add(obj: Context, brin, name, type_):
+    database = obj.db()
+    try:
+        row = schools.add(database, SystemClock().now(), brin=brin, name=name, type=type_)
+    except schools.SchoolError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"School {row['brin']} added: {row['name']} ({row['type'].upper()}).")
+
+
+@school.command("list")
+@click.pass_obj
+def school_list(obj: Context):
+    for row in schools.all_schools(obj.db()):
+        click.echo(f"{row['brin']}  {row['type'].upper()}  {row['name']}")
+
+
+# --- municipalities ---------------------------------------------------------------------------
+
+@main.group()
+def municipality():
+    """Add and revoke municipality API tokens."""
+
+
+@municipality.command("add")
+@click.option("--name", required=True)
+@click.option("--school", "brins", multiple=True, required=True, help="BRIN; repeat for more.")
+@click.pass_obj
+def municipality_add(obj: Context, name, brins):
+    database = obj.db()
+    try:
+        row, token = municipalities.add(database, SystemClock().now(), name=name, brins=list(brins))
+    except municipalities.MunicipalityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Municipality {row['name']} may send to: {', '.join(sorted(b.upper() for b in brins))}")
+    click.echo("API token (shown once, store it safely):")
+    click.echo(token)
+
+
+@municipality.command("revoke")
+@click.option("--name", required=True)
+@click.pass_obj
+def municipality_revoke(obj: Context, name):
+    try:
+        municipalities.revoke(obj.db(), SystemClock().now(), name)
+    except municipalities.MunicipalityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Token of {name} revoked.")
+
+
+# --- running ----------------------------------------------------------------------------------
+
+@main.command()
+@click.pass_obj
+def purge(obj: Context):
+    """Apply every deadline once (for cron); prints what was done, no personal data."""
+    obj.db().close()
+    result = jobs.run_once(obj.config(), SystemClock())
+    click.echo(", ".join(f"{k}={v}" for k, v in result.items()))
+
+
+def _serve(cfg, host: str, port: int, threads: int = 8) -> None:
+    import waitress
+
+    from . import create_app
+
+    app = create_app({"data_dir": cfg.data_dir, "base_url": cfg.base_url})
+    loop = jobs.SweepLoop(app.config["HWC"], app.extensions["hwc_clock"])
+    loop.start()
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="hwc-inbox",
+                       clear_untrusted_proxy_headers=True)
+    finally:
+        loop.stop()
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--base-url", envvar="HWC_BASE_URL", default=None,
+              help="Public origin (HWC_BASE_URL); passkeys are bound to it.")
+@click.pass_obj
+def serve(obj: Context, host, port, base_url):
+    """Run the server (waitress) with the deadline sweep every minute."""
+    cfg = obj.config(base_url=base_url or f"http://localhost:{port}")
+    db_mod.init_data_dir(cfg.data_dir)
+    _setup_logging()
+    click.echo(f"HwC Inbox on http://{host}:{port} (public address {cfg.base_url})")
+    _serve(cfg, host, port)
+
+
+DEMO_BRIN = "99ZZ"
+DEMO_NAME = "Fenna Voorbeeld"  # invented
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--keep", is_flag=True, help="Keep the temporary data directory afterwards.")
+def demo(port, keep):
+    """Run the product on a throw-away data directory with a demo school and municipality."""
+    data_dir = Path(tempfile.mkdtemp(prefix="hwc-demo-"))
+    base_url = f"http://localhost:{port}"
+    cfg = config_mod.load({"data_dir": data_dir, "base_url": base_url})
+    db_mod.init_data_dir(data_dir)
+    database = db_mod.connect(data_dir)
+    now = SystemClock().now()
+    schools.add(database, now, brin=DEMO_BRIN, name="Demoschool De Vlinder", type="po")
+    _row, token = municipalities.add(database, now, name="Demogemeente", brins=[DEMO_BRIN])
+    extra = []
+    for hook in DEMO_HOOKS:
+        extra.extend(hook(database, cfg, now) or [])
+    database.close()
+    birth = date(now.year - 8, 3, 14).isoformat()
+    body = json.dumps({"school": DEMO_BRIN, "reference": "DEMO-1",
+                       "child": {"name": DEMO_NAME, "birth_date": birth}})
+    click.echo(f"Demo data directory: {data_dir}  (deleted on exit unless --keep)")
+    click.echo(f"Open {base_url}/ in a browser (use 'localhost', passkeys refuse 127.0.0.1).")
+    for line in extra:
+        click.echo(line)
+    click.echo("Push a demo signal (invented child) from another terminal:")
+    click.echo(f"  curl -sS -X POST {base_url}/api/v1/signals -H 'Authorization: Bearer {token}' "
+               f"-H 'Content-Type: application/json' -d '{body}'")
+    click.echo(f"Its receipt: curl -sS {base_url}/api/v1/signals/DEMO-1 -H 'Authorization: Bearer {token}'")
+    _setup_logging()
+    try:
+        _serve(cfg, "127.0.0.1", port)
+    finally:
+        if not keep:
+            import shutil
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+#: Other modules add demo setup steps here: callables (db, cfg, now) -> lines to print.
+DEMO_HOOKS: list = []
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,270 @@
+"""The two SQLite files, their pragmas, the schema and its migrations.
+
+`hwc.db` holds everything but keys; `keys.db` holds only the per-signal data keys and is ATTACHed
+as schema `keys`, so one transaction covers both files (a rollback journal, not WAL, makes a
+multi-file commit atomic). Every connection sets and then *checks* the pragmas the privacy
+guarantees rest on: a silently ignored `secure_delete` would leave shredded bytes on disk.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+MAIN_DB = "hwc.db"
+KEYS_DB = "keys.db"
+
+#: Tests flip this to prove the forensic scan notices when secure_delete is off. Never in code.
+SECURE_DELETE = "ON"
+
+
+class StorageError(RuntimeError):
+    """The database could not be used as required (pragmas refused, file unwritable)."""
+
+
+def connect(data_dir: Path | str, *, secure_delete: str | None = None) -> sqlite_utils.Database:
+    """Open hwc.db with keys.db attached, with the pragmas set and verified."""
+    data_dir = Path(data_dir)
+    secure_delete = secure_delete or SECURE_DELETE
+    conn = sqlite3.connect(
+        data_dir / MAIN_DB, isolation_level=None, check_same_thread=False, timeout=15
+    )
+    try:
+        conn.execute("ATTACH DATABASE ? AS keys", (str(data_dir / KEYS_DB),))
+        for schema in ("main", "keys"):
+            conn.execute(f"PRAGMA {schema}.secure_delete={secure_delete}")
+            mode = conn.execute(f"PRAGMA {schema}.journal_mode=DELETE").fetchone()[0]
+            if mode.lower() != "delete":
+                raise StorageError(f"{schema} database refused the rollback journal")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA busy_timeout=15000")
+        check_pragmas(conn, secure_delete)
+    except Exception:
+        conn.close()
+        raise
+    return sqlite_utils.Database(conn)
+
+
+def check_pragmas(conn: sqlite3.Connection, secure_delete: str = "ON") -> None:
+    want_sd = {"ON": 1, "OFF": 0, "FAST": 2}[secure_delete.upper()]
+    for schema in ("main", "keys"):
+        if conn.execute(f"PRAGMA {schema}.secure_delete").fetchone()[0] != want_sd:
+            raise StorageError(f"secure_delete is not {secure_delete} on {schema}")
+        if conn.execute(f"PRAGMA {schema}.journal_mode").fetchone()[0].lower() != "delete":
+            raise StorageError(f"{schema} is not in rollback-journal (DELETE) mode")
+    if conn.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
+        raise StorageError("foreign_keys is off")
+    if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
+        raise StorageError("temp_store is not MEMORY")
+
+
+@contextlib.contextmanager
+def write(db: sqlite_utils.Database):
+    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+    Deferred transactions that read then write can deadlock under concurrency and surface as
+    'database is locked' halfway; taking the lock first makes each transition all-or-nothing.
+    Nested use joins the outer transaction.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+_MIGRATION_1 = """
+CREATE TABLE main.schools (
+    id INTEGER PRIMARY KEY,
+    brin TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL DEFAULT 'po' CHECK (type IN ('po', 'vo')),
+    start_time TEXT NOT NULL DEFAULT '08:30',
+    escalation_time TEXT NOT NULL DEFAULT '08:00',
+    escalation_delay_minutes INTEGER NOT NULL DEFAULT 30,
+    quiet_start TEXT NOT NULL DEFAULT '21:00',
+    quiet_end TEXT NOT NULL DEFAULT '06:30',
+    receipt_contact TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE main.holidays (
+    id INTEGER PRIMARY KEY,
+    school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
+    first_day TEXT NOT NULL,
+    last_day TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    CHECK (first_day <= last_day)
+);
+CREATE TABLE main.municipalities (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE main.municipality_schools (
+    municipality_id INTEGER NOT NULL REFERENCES municipalities(id) ON DELETE CASCADE,
+    school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
+    PRIMARY KEY (municipality_id, school_id)
+);
+CREATE TABLE main.staff (
+    id INTEGER PRIMARY KEY,
+    school_id INTEGER NOT NULL REFERENCES schools(id),
+    display_name TEXT NOT NULL,
+    group_name TEXT NOT NULL DEFAULT '',
+    user_handle BLOB NOT NULL UNIQUE,
+    active INTEGER NOT NULL DEFAULT 1,
+    away_until TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE main.staff_roles (
+    staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('director', 'receiver', 'backup', 'teacher')),
+    PRIMARY KEY (staff_id, role)
+);
+CREATE TABLE main.signals (
+    id TEXT PRIMARY KEY,
+    school_id INTEGER NOT NULL REFERENCES schools(id),
+    municipality_id INTEGER NOT NULL REFERENCES municipalities(id),
+    reference TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('received', 'opened', 'teacher_assigned',
+        'teacher_read', 'closed', 'returned', 'expired')),
+    received_at TEXT NOT NULL,
+    notified_at TEXT,
+    opened_at TEXT,
+    opened_by INTEGER REFERENCES staff(id) ON DELETE SET NULL,
+    assigned_at TEXT,
+    teacher_id INTEGER REFERENCES staff(id) ON DELETE SET NULL,
+    handled_how TEXT CHECK (handled_how IN ('note', 'self', 'pupil_declined')),
+    teacher_informed_at TEXT,
+    parent_contact TEXT,
+    closed_at TEXT,
+    updated_at TEXT NOT NULL,
+    UNIQUE (municipality_id, reference)
+);
+CREATE INDEX main.signals_school_state ON signals(school_id, state);
+CREATE INDEX main.signals_state_updated ON signals(state, updated_at);
+CREATE TABLE main.sealed (
+    id INTEGER PRIMARY KEY,
+    signal_id TEXT NOT NULL REFERENCES signals(id),
+    purpose TEXT NOT NULL CHECK (purpose IN ('receiver', 'handover', 'teacher')),
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (signal_id, purpose)
+);
+CREATE TABLE main.monthly_counts (
+    school_id INTEGER NOT NULL REFERENCES schools(id),
+    month TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (school_id, month, metric)
+);
+CREATE TABLE main.open_minutes (
+    id INTEGER PRIMARY KEY,
+    school_id INTEGER NOT NULL REFERENCES schools(id),
+    month TEXT NOT NULL,
+    minutes INTEGER NOT NULL
+);
+CREATE TABLE main.audit_events (
+    id INTEGER PRIMARY KEY,
+    school_id INTEGER REFERENCES schools(id),
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+);
+CREATE TABLE keys.data_keys (
+    sealed_id INTEGER PRIMARY KEY,
+    signal_id TEXT NOT NULL,
+    key BLOB NOT NULL
+);
+CREATE INDEX keys.data_keys_signal ON data_keys(signal_id);
+CREATE TABLE keys.intake (
+    signal_id TEXT PRIMARY KEY,
+    mac_key BLOB NOT NULL,
+    mac BLOB NOT NULL
+);
+"""
+
+#: Named migrations, applied in list order, each once (recorded in main.schema_migrations).
+#: Append new ones at the end with a new name; never edit or reorder applied ones. Names (not
+#: numbers) let work on separate branches add migrations without colliding.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_foundation", _MIGRATION_1),
+]
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    return [r[0] for r in db.conn.execute("SELECT name FROM main.schema_migrations ORDER BY rowid")]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Bring both files up to the newest schema; safe to call at every start."""
+    with write(db):
+        db.conn.execute("CREATE TABLE IF NOT EXISTS main.schema_migrations ("
+                        " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        done = set(applied_migrations(db))
+        for name, script in MIGRATIONS:
+            if name in done:
+                continue
+            for statement in _statements(script):
+                db.conn.execute(statement)
+            db.conn.execute("INSERT INTO main.schema_migrations (name) VALUES (?)", (name,))
+    return applied_migrations(db)
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+# --- data directory ---------------------------------------------------------------------------
+
+def init_data_dir(data_dir: Path | str) -> dict:
+    """Create the data directory idempotently; return which files were created."""
+    from . import push  # VAPID keys live with push
+
+    data_dir = Path(data_dir)
+    old_umask = os.umask(0o077)
+    created = {}
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+        secret = data_dir / "secret_key"
+        if not secret.exists():
+            secret.write_bytes(os.urandom(32).hex().encode())
+            created["secret_key"] = True
+        created.update(push.ensure_vapid_keys(data_dir))
+        for name in (MAIN_DB, KEYS_DB):
+            if not (data_dir / name).exists():
+                created[name] = True
+        db = connect(data_dir)
+        try:
+            migrate(db)
+        finally:
+            db.close()
+        for path in data_dir.iterdir():
+            if path.is_file():
+                os.chmod(path, 0o600)
+    finally:
+        os.umask(old_umask)
+    return created

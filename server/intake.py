@@ -1,0 +1,126 @@
+"""Validation of a signal as the municipality sends it. Pure; shared by the API and the send tool.
+
+The rule is *minimal data*: exactly school, reference, and the child's name and birth date.
+Anything else is refused, naming the field, and nothing refused is kept. Error messages never
+repeat a submitted value: they may end up in a log on either side.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+BRIN_RE = re.compile(r"^[0-9]{2}[A-Z0-9]{2}$")
+REFERENCE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+TOP_FIELDS = ("school", "reference", "child")
+CHILD_FIELDS = ("name", "birth_date")
+MIN_AGE, MAX_AGE = 3, 21
+NAME_MAX = 200
+# Letters (any script's letters and their combining marks), spaces, hyphens, apostrophes, and a
+# dot for initials. Digits, symbols, control and format characters (RTL overrides) are refused.
+_NAME_PUNCT = set(" -'’.")
+
+
+@dataclass(frozen=True)
+class Signal:
+    school: str
+    reference: str
+    name: str
+    birth_date: date
+
+
+class Invalid(ValueError):
+    """Validation failed; `details` is a list of {field, message} without submitted values."""
+
+    def __init__(self, details: list[dict]):
+        super().__init__("invalid signal")
+        self.details = details
+
+
+def _name_problem(name: object) -> str | None:
+    if not isinstance(name, str):
+        return "must be a string"
+    if not name.strip():
+        return "must not be empty"
+    if len(name) > NAME_MAX:
+        return f"must be at most {NAME_MAX} characters"
+    if name != name.strip() or "  " in name:
+        return "must not start or end with spaces or contain double spaces"
+    for ch in unicodedata.normalize("NFC", name):
+        cat = unicodedata.category(ch)
+        if cat[0] in ("L", "M") or ch in _NAME_PUNCT:
+            continue
+        return "may contain only letters, spaces, hyphens, apostrophes and dots"
+    if not any(unicodedata.category(ch)[0] == "L" for ch in name):
+        return "must contain letters"
+    return None
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def validate(payload: object, today: date) -> Signal:
+    """Return a clean Signal or raise Invalid with every problem found."""
+    details: list[dict] = []
+
+    def bad(field: str, message: str) -> None:
+        details.append({"field": field, "message": message})
+
+    def field_name(key: object) -> str:
+        # Name an unknown field only if it looks like a field name, never echo arbitrary text.
+        key = str(key)
+        return key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", key) else "(unnamed field)"
+
+    if not isinstance(payload, dict):
+        raise Invalid([{"field": "", "message": "body must be a JSON object"}])
+    for key in payload:
+        if key not in TOP_FIELDS:
+            bad(field_name(key), "unknown field (only school, reference and child are allowed)")
+    school = payload.get("school")
+    if "school" not in payload:
+        bad("school", "is required")
+    elif not isinstance(school, str) or not BRIN_RE.match(school):
+        bad("school", "must be a BRIN code: 2 digits and 2 capital letters or digits")
+    reference = payload.get("reference")
+    if "reference" not in payload:
+        bad("reference", "is required")
+    elif not isinstance(reference, str) or not REFERENCE_RE.match(reference):
+        bad("reference", "must be 1-64 characters of A-Z a-z 0-9 . _ -")
+    child = payload.get("child")
+    name = birth = None
+    if "child" not in payload:
+        bad("child", "is required")
+    elif not isinstance(child, dict):
+        bad("child", "must be an object with name and birth_date")
+    else:
+        for key in child:
+            if key not in CHILD_FIELDS:
+                bad(f"child.{field_name(key)}", "unknown field (only name and birth_date are allowed)")
+        if "name" not in child:
+            bad("child.name", "is required")
+        else:
+            problem = _name_problem(child["name"])
+            if problem:
+                bad("child.name", problem)
+            else:
+                name = unicodedata.normalize("NFC", child["name"])
+        if "birth_date" not in child:
+            bad("child.birth_date", "is required")
+        else:
+            raw = child["birth_date"]
+            if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+                bad("child.birth_date", "must be a date as YYYY-MM-DD")
+            else:
+                try:
+                    birth = date.fromisoformat(raw)
+                except ValueError:
+                    bad("child.birth_date", "is not a real date")
+                else:
+                    if not MIN_AGE <= age_on(birth, today) <= MAX_AGE:
+                        bad("child.birth_date",
+                            f"gives an age outside {MIN_AGE}-{MAX_AGE} years on the day of receipt")
+    if details:
+        raise Invalid(details)
+    return Signal(school=school, reference=reference, name=name, birth_date=birth)

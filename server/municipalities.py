@@ -1,0 +1,85 @@
+"""Municipality API tokens: 256-bit random, shown once, stored as a SHA-256 digest, scoped.
+
+A machine token has full entropy, so a fast hash is right (argon2 is for what people type). The
+lookup is by digest and then compared in constant time, so timing says nothing about a token.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from .clock import iso
+from .db import write
+from . import schools as schools_mod
+
+TOKEN_PREFIX = "hwc_"
+
+
+class MunicipalityError(ValueError):
+    pass
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def add(db, now: datetime, *, name: str, brins: list[str]) -> tuple[dict, str]:
+    """Create a municipality scoped to schools; return (row, token). The token is not stored."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise MunicipalityError("name must be 1-200 characters")
+    if not brins:
+        raise MunicipalityError("give at least one --school BRIN")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with write(db):
+        if list(db.query("SELECT 1 FROM municipalities WHERE name = ?", (name,))):
+            raise MunicipalityError(f"municipality {name!r} already exists")
+        school_ids = []
+        for brin in brins:
+            school = schools_mod.by_brin(db, brin.strip().upper())
+            if school is None:
+                raise MunicipalityError(f"unknown school {brin}")
+            school_ids.append(school["id"])
+        mid = db["municipalities"].insert(
+            {"name": name, "token_hash": _digest(token), "created_at": iso(now)}).last_pk
+        for sid in sorted(set(school_ids)):
+            db["municipality_schools"].insert({"municipality_id": mid, "school_id": sid})
+    return get(db, mid), token
+
+
+def get(db, municipality_id: int) -> dict | None:
+    rows = list(db.query("SELECT * FROM municipalities WHERE id = ?", (municipality_id,)))
+    return rows[0] if rows else None
+
+
+def authenticate(db, token: str | None) -> dict | None:
+    """The active municipality a bearer token belongs to, or None (no hint why)."""
+    if not token or len(token) > 200:
+        return None
+    digest = _digest(token)
+    rows = list(db.query(
+        "SELECT * FROM municipalities WHERE token_hash = ? AND revoked_at IS NULL", (digest,)))
+    if not rows or not hmac.compare_digest(rows[0]["token_hash"], digest):
+        return None
+    return rows[0]
+
+
+def school_ids(db, municipality_id: int) -> set[int]:
+    return {r["school_id"] for r in db.query(
+        "SELECT school_id FROM municipality_schools WHERE municipality_id = ?",
+        (municipality_id,))}
+
+
+def revoke(db, now: datetime, name: str) -> None:
+    with write(db):
+        cur = db.conn.execute(
+            "UPDATE municipalities SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            (iso(now), name))
+        if cur.rowcount == 0:
+            raise MunicipalityError(f"no active municipality named {name!r}")
+
+
+def all_municipalities(db) -> list[dict]:
+    return list(db.query("SELECT * FROM municipalities ORDER BY name"))

@@ -1,0 +1,153 @@
+"""The OpenAPI 3.1 description of the municipality API. Tests check real responses against it."""
+from __future__ import annotations
+
+from .intake import MAX_AGE, MIN_AGE, NAME_MAX
+
+TIMESTAMP = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"}
+NULLABLE_TS = {"oneOf": [TIMESTAMP, {"type": "null"}]}
+REFERENCE = {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"}
+
+
+def _error_response(description: str, with_details: bool = False) -> dict:
+    ref = "#/components/schemas/ValidationError" if with_details else "#/components/schemas/Error"
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+def openapi_document(base_url: str) -> dict:
+    errors = {
+        "401": _error_response("Missing or wrong token (no hint which)."),
+        "429": _error_response("Rate limited; see Retry-After."),
+        "503": _error_response("Storage failure; retry later (see Retry-After)."),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "HwC Inbox — municipality API",
+            "version": "1.0.0",
+            "description": (
+                "Push Handle with Care signals to a school and read receipts. A signal holds only "
+                "the child's name and birth date, the school (BRIN) and the municipality's own "
+                "reference. Receipts never contain personal data and are purged 30 days after "
+                "their last change."),
+        },
+        "servers": [{"url": base_url}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/signals": {
+                "post": {
+                    "operationId": "pushSignal",
+                    "summary": "Push one signal for one child",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/SignalIn"}}}},
+                    "responses": {
+                        "201": {"description": "Stored.",
+                                "headers": {"Location": {"schema": {"type": "string"}}},
+                                "content": {"application/json": {"schema": {
+                                    "$ref": "#/components/schemas/Accepted"}}}},
+                        "200": {"description": "Idempotent retry: same reference, same content. "
+                                               "The status is the signal's current one.",
+                                "headers": {"Location": {"schema": {"type": "string"}}},
+                                "content": {"application/json": {"schema": {
+                                    "$ref": "#/components/schemas/Accepted"}}}},
+                        "400": _error_response("Malformed JSON (also: invalid UTF-8, duplicate keys)."),
+                        "403": _error_response("The school is outside this token's scope."),
+                        "409": _error_response("Same reference, different content."),
+                        "413": _error_response("Body over 8 KiB."),
+                        "415": _error_response("Not application/json (UTF-8)."),
+                        "422": _error_response(
+                            "Invalid or extra field, unknown school, impossible birth date. "
+                            "Nothing is stored.", with_details=True),
+                        **errors,
+                    },
+                }
+            },
+            "/api/v1/signals/{reference}": {
+                "get": {
+                    "operationId": "getReceipt",
+                    "summary": "The receipt of a signal this token pushed",
+                    "parameters": [{"name": "reference", "in": "path", "required": True,
+                                    "schema": REFERENCE}],
+                    "responses": {
+                        "200": {"description": "The receipt.", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Receipt"}}}},
+                        "404": _error_response("No such reference for this token (or purged)."),
+                        **errors,
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {"operationId": "openapi", "summary": "This document", "security": [],
+                        "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                              "content": {"application/json": {
+                                                  "schema": {"type": "object"}}}}}}
+            },
+            "/healthz": {
+                "get": {"operationId": "health", "summary": "For monitors", "security": [],
+                        "responses": {
+                            "200": {"description": "Up", "content": {"application/json": {
+                                "schema": {"$ref": "#/components/schemas/Health"}}}},
+                            "503": {"description": "Storage unavailable", "content": {
+                                "application/json": {"schema": {
+                                    "$ref": "#/components/schemas/Health"}}}}}}
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "Token from `hwc-inbox municipality add`."}},
+            "schemas": {
+                "SignalIn": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["school", "reference", "child"],
+                    "properties": {
+                        "school": {"type": "string", "pattern": r"^[0-9]{2}[A-Z0-9]{2}$",
+                                   "description": "BRIN of a school known to this server."},
+                        "reference": REFERENCE,
+                        "child": {
+                            "type": "object", "additionalProperties": False,
+                            "required": ["name", "birth_date"],
+                            "properties": {
+                                "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX,
+                                         "description": "Letters (any script), spaces, hyphens, "
+                                                        "apostrophes and dots; no control or "
+                                                        "format characters."},
+                                "birth_date": {"type": "string", "format": "date",
+                                               "description": f"A real date giving an age of "
+                                                              f"{MIN_AGE}-{MAX_AGE} on the day "
+                                                              f"of receipt."},
+                            },
+                        },
+                    },
+                },
+                "Accepted": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["id", "reference", "status", "received_at"],
+                    "properties": {"id": {"type": "string"}, "reference": REFERENCE,
+                                   "status": {"$ref": "#/components/schemas/Status"},
+                                   "received_at": TIMESTAMP},
+                },
+                "Receipt": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["reference", "status", "received_at", "notified_at",
+                                 "opened_at", "teacher_informed_at", "closed_at"],
+                    "properties": {"reference": REFERENCE,
+                                   "status": {"$ref": "#/components/schemas/Status"},
+                                   "received_at": TIMESTAMP, "notified_at": NULLABLE_TS,
+                                   "opened_at": NULLABLE_TS, "teacher_informed_at": NULLABLE_TS,
+                                   "closed_at": NULLABLE_TS},
+                },
+                "Status": {"type": "string", "enum": [
+                    "received", "opened", "teacher_informed", "closed", "returned", "expired"]},
+                "Error": {"type": "object", "required": ["error"],
+                          "properties": {"error": {"type": "string"}}},
+                "ValidationError": {
+                    "type": "object", "required": ["error", "details"],
+                    "properties": {"error": {"type": "string"}, "details": {
+                        "type": "array", "items": {
+                            "type": "object", "required": ["field", "message"],
+                            "properties": {"field": {"type": "string"},
+                                           "message": {"type": "string"}}}}}},
+                "Health": {"type": "object", "required": ["status"],
+                           "properties": {"status": {"type": "string"}}},
+            },
+        },
+    }

@@ -1,0 +1,414 @@
+"""The life of a signal: a state machine of guarded, atomic transitions. No Flask here.
+
+    received ─reveal─▶ opened ─assign─▶ teacher_assigned ─teacher reads─▶ teacher_read ─parent contact─▶ closed
+       │                 ├─told in person / pupil declined ─────────────▶ teacher_read
+       │                 └─not our pupil─▶ returned
+       └─deadline─▶ expired            (teacher_assigned ─note unread deadline─▶ expired)
+
+Every transition is one `UPDATE … WHERE id = ? AND state = ? RETURNING …` inside a
+`BEGIN IMMEDIATE` transaction, together with the vault work it implies, so two people tapping
+'open' at the same moment give exactly one reveal, and a crash leaves either the old or the new
+state — never a half-shredded one. Every function takes `now` (a datetime): time is injected.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlite_utils
+
+from . import schooltime, vault
+from .clock import iso, local, parse
+from .db import write
+
+STATES = ("received", "opened", "teacher_assigned", "teacher_read", "closed", "returned", "expired")
+ENDED = ("closed", "returned", "expired")
+HANDLED_HOW = ("note", "self", "pupil_declined")
+PARENT_CONTACT = ("by_teacher", "by_me", "later", "deliberately_not")
+
+# The counters that survive a case (anonymous, per school per month of receipt).
+METRICS = ("received", "opened", "opened_before_start", "teacher_informed", "returned",
+           "expired", "closed")
+
+
+class SignalError(Exception):
+    """Base of the domain's refusals. Messages never contain personal data."""
+
+
+class NotFound(SignalError):
+    pass
+
+
+class WrongState(SignalError):
+    def __init__(self, state: str, row: dict | None = None):
+        super().__init__(f"signal is {state}")
+        self.state = state
+        self.row = row or {}
+
+
+class ReferenceConflict(SignalError):
+    """The same municipality reference was sent before with other content."""
+
+
+class HandoverGone(SignalError):
+    """The receiver's hand-over copy was already used or destroyed."""
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    unopened_expiry: timedelta = timedelta(days=7)
+    note_unread_expiry: timedelta = timedelta(days=3)
+    case_autoclose: timedelta = timedelta(days=14)
+    receipt_purge: timedelta = timedelta(days=30)
+    handover: timedelta = timedelta(minutes=30)
+
+    @classmethod
+    def from_config(cls, cfg) -> "Deadlines":
+        return cls(
+            unopened_expiry=timedelta(days=cfg.unopened_expiry_days),
+            note_unread_expiry=timedelta(days=cfg.note_unread_expiry_days),
+            case_autoclose=timedelta(days=cfg.case_autoclose_days),
+            receipt_purge=timedelta(days=cfg.receipt_purge_days),
+            handover=timedelta(minutes=cfg.handover_minutes),
+        )
+
+
+@dataclass(frozen=True)
+class Child:
+    """The personal data, only ever held in memory on its way to one screen."""
+    name: str
+    birth_date: str
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"name": self.name, "birth_date": self.birth_date},
+                          ensure_ascii=False, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Child":
+        obj = json.loads(data)
+        return cls(name=obj["name"], birth_date=obj["birth_date"])
+
+    def __repr__(self) -> str:  # never let a name slip into a traceback or log line
+        return "Child(<sealed>)"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:
+    rows = list(db.query(sql, params))
+    return rows[0] if rows else None
+
+
+def get(db: sqlite_utils.Database, signal_id: str) -> dict:
+    row = _one(db, "SELECT * FROM signals WHERE id = ?", (signal_id,))
+    if row is None:
+        raise NotFound("no such signal")
+    return row
+
+
+def _transition(db, signal_id: str, from_states: tuple[str, ...], sets: dict) -> dict:
+    """The one guarded UPDATE every transition goes through. Must run inside write()."""
+    assignments = ", ".join(f"{col} = :set_{col}" for col in sets)
+    placeholders = ", ".join(f":from{i}" for i in range(len(from_states)))
+    params = {f"set_{col}": value for col, value in sets.items()}
+    params.update({f"from{i}": s for i, s in enumerate(from_states)}, signal_id=signal_id)
+    cur = db.conn.execute(
+        f"UPDATE signals SET {assignments} WHERE id = :signal_id AND state IN ({placeholders})"
+        " RETURNING *",
+        params,
+    )
+    row = cur.fetchone()
+    if row is None:
+        current = _one(db, "SELECT * FROM signals WHERE id = ?", (signal_id,))
+        if current is None:
+            raise NotFound("no such signal")
+        raise WrongState(current["state"], current)
+    return dict(zip([c[0] for c in cur.description], row))
+
+
+def _month(received_at: str) -> str:
+    return local(parse(received_at)).strftime("%Y-%m")
+
+
+def _count(db, school_id: int, received_at: str, metric: str) -> None:
+    db.conn.execute(
+        "INSERT INTO monthly_counts (school_id, month, metric, value) VALUES (?, ?, ?, 1)"
+        " ON CONFLICT (school_id, month, metric) DO UPDATE SET value = value + 1",
+        (school_id, _month(received_at), metric),
+    )
+
+
+def _school(db, school_id: int) -> dict:
+    return _one(db, "SELECT * FROM schools WHERE id = ?", (school_id,))
+
+
+def holidays(db, school_id: int) -> list[tuple[str, str]]:
+    return [(r["first_day"], r["last_day"]) for r in db.query(
+        "SELECT first_day, last_day FROM holidays WHERE school_id = ?", (school_id,))]
+
+
+def _end(db, row: dict) -> None:
+    """What every ending shares: destroy all sealed data and forget which staff were involved."""
+    vault.shred(db.conn, row["id"])
+    db.conn.execute(
+        "UPDATE signals SET opened_by = NULL, teacher_id = NULL WHERE id = ?", (row["id"],))
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+def _intake_bytes(school_id: int, child: Child) -> bytes:
+    return json.dumps({"school": school_id, "child": child.to_bytes().decode()},
+                      sort_keys=True).encode()
+
+
+def receive(db, now: datetime, *, municipality_id: int, school_id: int, reference: str,
+            child: Child) -> tuple[dict, bool]:
+    """Store a new signal sealed, or recognise an idempotent retry. Returns (row, created)."""
+    content = _intake_bytes(school_id, child)
+    with write(db):
+        existing = _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
+                        (municipality_id, reference))
+        if existing is not None:
+            if existing["school_id"] != school_id:
+                raise ReferenceConflict("reference already used for other content")
+            same = vault.matches_intake(db.conn, existing["id"], content)
+            if same is False:
+                raise ReferenceConflict("reference already used for other content")
+            # same is None: the content was shredded with the case; a retry of a reference whose
+            # case has ended cannot be compared any more and is answered as the original was.
+            return existing, False
+        signal_id = secrets.token_urlsafe(16)
+        stamp = iso(now)
+        db.conn.execute(
+            "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
+            " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)",
+            (signal_id, school_id, municipality_id, reference, stamp, stamp),
+        )
+        vault.seal(db.conn, signal_id, "receiver", child.to_bytes(), stamp)
+        vault.remember_intake(db.conn, signal_id, content)
+        _count(db, school_id, stamp, "received")
+        return get(db, signal_id), True
+
+
+# --- the receiver's transitions ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reveal:
+    signal: dict
+    child: Child
+
+
+def reveal(db, now: datetime, signal_id: str, staff_id: int) -> Reveal:
+    """received → opened, exactly once. The receiver's copy becomes a sealed hand-over.
+
+    Raises WrongState (with the row, so the page can say who opened it when) for the loser of a
+    race, a second tab, or a reload.
+    """
+    stamp = iso(now)
+    with write(db):
+        row = _transition(db, signal_id, ("received",),
+                          {"state": "opened", "opened_at": stamp, "opened_by": staff_id,
+                           "updated_at": stamp})
+        child = Child.from_bytes(vault.unseal(db.conn, signal_id, "receiver"))
+        vault.shred(db.conn, signal_id, "receiver")
+        vault.seal(db.conn, signal_id, "handover", child.to_bytes(), stamp)
+        _count(db, row["school_id"], row["received_at"], "opened")
+        school = _school(db, row["school_id"])
+        start = schooltime.next_school_start(parse(row["received_at"]), school["start_time"],
+                                             holidays(db, row["school_id"]))
+        if now < start:
+            _count(db, row["school_id"], row["received_at"], "opened_before_start")
+        minutes = int((now - parse(row["received_at"])).total_seconds() // 60)
+        db.conn.execute("INSERT INTO open_minutes (school_id, month, minutes) VALUES (?, ?, ?)",
+                        (row["school_id"], _month(row["received_at"]), minutes))
+    return Reveal(signal=row, child=child)
+
+
+def handover_available(db, signal_id: str) -> bool:
+    return vault.has_sealed(db.conn, signal_id, "handover")
+
+
+def assign_teacher(db, now: datetime, signal_id: str, teacher_id: int) -> dict:
+    """opened → teacher_assigned: the hand-over copy becomes the teacher's note, then is gone."""
+    stamp = iso(now)
+    with write(db):
+        row = _transition(db, signal_id, ("opened",),
+                          {"state": "teacher_assigned", "assigned_at": stamp,
+                           "teacher_id": teacher_id, "handled_how": "note",
+                           "updated_at": stamp})
+        try:
+            plaintext = vault.unseal(db.conn, signal_id, "handover")
+        except vault.VaultError:
+            raise HandoverGone("the hand-over copy no longer exists") from None
+        vault.shred(db.conn, signal_id, "handover")
+        vault.seal(db.conn, signal_id, "teacher", plaintext, stamp)
+    return row
+
+
+def told_in_person(db, now: datetime, signal_id: str, how: str) -> dict:
+    """opened → teacher_read without a note: 'I tell the teacher myself' or (VO) the pupil
+    does not want the mentor told. Only the former counts as 'teacher informed'."""
+    if how not in ("self", "pupil_declined"):
+        raise ValueError("how must be 'self' or 'pupil_declined'")
+    stamp = iso(now)
+    sets = {"state": "teacher_read", "handled_how": how, "updated_at": stamp,
+            "assigned_at": stamp}
+    if how == "self":
+        sets["teacher_informed_at"] = stamp
+    with write(db):
+        row = _transition(db, signal_id, ("opened",), sets)
+        vault.shred(db.conn, signal_id, "handover")
+        if how == "self":
+            _count(db, row["school_id"], row["received_at"], "teacher_informed")
+    return row
+
+
+def return_signal(db, now: datetime, signal_id: str) -> dict:
+    """opened → returned: 'not our pupil'. Everything sealed is destroyed at once."""
+    stamp = iso(now)
+    with write(db):
+        row = _transition(db, signal_id, ("opened",),
+                          {"state": "returned", "closed_at": stamp, "updated_at": stamp})
+        _end(db, row)
+        _count(db, row["school_id"], row["received_at"], "returned")
+    return row
+
+
+def record_parent_contact(db, now: datetime, signal_id: str, choice: str) -> dict:
+    """teacher_read → closed. After this only the anonymous counters remain (and the receipt)."""
+    if choice not in PARENT_CONTACT:
+        raise ValueError("unknown parent-contact choice")
+    stamp = iso(now)
+    with write(db):
+        row = _transition(db, signal_id, ("teacher_read",),
+                          {"state": "closed", "parent_contact": choice, "closed_at": stamp,
+                           "updated_at": stamp})
+        _end(db, row)
+        _count(db, row["school_id"], row["received_at"], "closed")
+    return row
+
+
+# --- the teacher's transition -----------------------------------------------------------------
+
+def teacher_read(db, now: datetime, signal_id: str, teacher_id: int) -> Child:
+    """teacher_assigned → teacher_read, once, for the assigned teacher only; the note is gone."""
+    stamp = iso(now)
+    with write(db):
+        current = _one(db, "SELECT teacher_id, state FROM signals WHERE id = ?", (signal_id,))
+        if current is None:
+            raise NotFound("no such note for this teacher")
+        if current["teacher_id"] is None and current["state"] in ENDED:
+            raise WrongState(current["state"])  # ended (e.g. expired) before the read
+        if current["teacher_id"] != teacher_id:
+            raise NotFound("no such note for this teacher")
+        row = _transition(db, signal_id, ("teacher_assigned",),
+                          {"state": "teacher_read", "teacher_informed_at": stamp,
+                           "updated_at": stamp})
+        child = Child.from_bytes(vault.unseal(db.conn, signal_id, "teacher"))
+        vault.shred(db.conn, signal_id, "teacher")
+        _count(db, row["school_id"], row["received_at"], "teacher_informed")
+    return child
+
+
+# --- deadlines --------------------------------------------------------------------------------
+
+def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
+    """Apply every deadline that is due; idempotent, safe to run concurrently with the routes.
+
+    Each kind of deadline is one guarded UPDATE over all due rows, so a teacher reading a note
+    in the same second as the sweep either reads it (and the sweep skips it) or finds it expired.
+    """
+    stamp = iso(now)
+    done = {}
+    with write(db):
+        # 1. Nobody opened it in time.
+        rows = _bulk(db, "received", "received_at", iso(now - deadlines.unopened_expiry),
+                     {"state": "expired", "closed_at": stamp, "updated_at": stamp})
+        for row in rows:
+            _end(db, row)
+            _count(db, row["school_id"], row["received_at"], "expired")
+        done["expired_unopened"] = len(rows)
+        # 2. The teacher did not read the note in time.
+        rows = _bulk(db, "teacher_assigned", "assigned_at", iso(now - deadlines.note_unread_expiry),
+                     {"state": "expired", "closed_at": stamp, "updated_at": stamp})
+        for row in rows:
+            _end(db, row)
+            _count(db, row["school_id"], row["received_at"], "expired")
+        done["expired_unread"] = len(rows)
+        # 3. The receiver's hand-over copy lives at most `handover` after the reveal.
+        due = [r["signal_id"] for r in db.query(
+            "SELECT s.signal_id FROM sealed s JOIN signals g ON g.id = s.signal_id"
+            " WHERE s.purpose = 'handover' AND g.opened_at <= ?",
+            (iso(now - deadlines.handover),))]
+        for signal_id in due:
+            vault.shred(db.conn, signal_id, "handover")
+        done["handover_destroyed"] = len(due)
+        # 4. Cases nobody closed: opened without a choice, or without a parent-contact record.
+        cutoff = iso(now - deadlines.case_autoclose)
+        cur = db.conn.execute(
+            "UPDATE signals SET state = 'closed', closed_at = ?, updated_at = ?,"
+            " parent_contact = COALESCE(parent_contact, 'not_recorded')"
+            " WHERE state IN ('opened', 'teacher_read') AND COALESCE(assigned_at, opened_at) <= ?"
+            " RETURNING *", (stamp, stamp, cutoff))
+        rows = _rows(cur)
+        for row in rows:
+            _end(db, row)
+            _count(db, row["school_id"], row["received_at"], "closed")
+        done["closed_automatically"] = len(rows)
+        # 5. Receipts (no personal data) are kept for the municipality, then purged.
+        purge_before = iso(now - deadlines.receipt_purge)
+        ids = [r["id"] for r in db.query(
+            "SELECT id FROM signals WHERE state IN ('closed', 'returned', 'expired')"
+            " AND updated_at <= ?", (purge_before,))]
+        for signal_id in ids:
+            vault.shred(db.conn, signal_id)
+            db.conn.execute("DELETE FROM signals WHERE id = ?", (signal_id,))
+        done["receipts_purged"] = len(ids)
+    return done
+
+
+def _rows(cur) -> list[dict]:
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _bulk(db, state: str, column: str, cutoff: str, sets: dict) -> list[dict]:
+    assignments = ", ".join(f"{col} = :set_{col}" for col in sets)
+    params = {f"set_{col}": value for col, value in sets.items()}
+    cur = db.conn.execute(
+        f"UPDATE signals SET {assignments} WHERE state = :from_state AND {column} <= :cutoff"
+        " RETURNING *", dict(params, from_state=state, cutoff=cutoff))
+    return _rows(cur)
+
+
+# --- receipts ---------------------------------------------------------------------------------
+
+def public_status(row: dict) -> str:
+    """The receipt status the municipality sees (its vocabulary, not our internal states)."""
+    state = row["state"]
+    if state in ("opened", "teacher_assigned"):
+        return "opened"
+    if state == "teacher_read":
+        return "teacher_informed" if row["teacher_informed_at"] else "opened"
+    return state  # received, closed, returned, expired
+
+
+def receipt(row: dict) -> dict:
+    return {
+        "reference": row["reference"],
+        "status": public_status(row),
+        "received_at": row["received_at"],
+        "notified_at": row["notified_at"],
+        "opened_at": row["opened_at"],
+        "teacher_informed_at": row["teacher_informed_at"],
+        "closed_at": row["closed_at"],
+    }
+
+
+def mark_notified(db, now: datetime, signal_id: str) -> None:
+    """The first push went out (recorded once; the receipt shows it)."""
+    with write(db):
+        db.conn.execute("UPDATE signals SET notified_at = ? WHERE id = ? AND notified_at IS NULL",
+                        (iso(now), signal_id))

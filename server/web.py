@@ -1,0 +1,104 @@
+"""Flask glue shared by every blueprint: the request's database, clock and config; security
+headers; generic error pages. Keeps routes thin and the domain core free of Flask."""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import current_app, g, jsonify, render_template, request
+from flask_limiter import Limiter
+from werkzeug.exceptions import HTTPException
+
+from . import db as db_mod
+
+log = logging.getLogger("hwc")
+
+
+def _rate_key() -> str:
+    """Rate-limit per bearer token (hashed) for machines, per address for people."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return "tok:" + hashlib.sha256(header[7:].encode("utf-8", "surrogatepass")).hexdigest()
+    return "ip:" + (request.remote_addr or "?")
+
+
+limiter = Limiter(key_func=_rate_key, storage_uri="memory://", strategy="moving-window",
+                  headers_enabled=True)
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; manifest-src 'self'; worker-src 'self'; form-action 'self'; "
+       "base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
+
+PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+                      "interest-cohort=(), browsing-topics=()")
+
+
+def cfg():
+    return current_app.config["HWC"]
+
+
+def clock():
+    return current_app.extensions["hwc_clock"]
+
+
+def now():
+    return clock().now()
+
+
+def get_db():
+    """One connection per request (SQLite connections are cheap; pragmas are checked on each)."""
+    if "db" not in g:
+        g.db = db_mod.connect(cfg().data_dir)
+    return g.db
+
+
+def close_db(_exc=None) -> None:
+    database = g.pop("db", None)
+    if database is not None:
+        database.close()
+
+
+def security_headers(response):
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "no-referrer"
+    h["X-Frame-Options"] = "DENY"
+    h["Permissions-Policy"] = PERMISSIONS_POLICY
+    h["Cross-Origin-Opener-Policy"] = "same-origin"
+    h["Cross-Origin-Resource-Policy"] = "same-origin"
+    if cfg().secure_transport:
+        h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    # Nothing dynamic is cacheable unless a route says so explicitly (static files do).
+    if request.endpoint != "static" and "Cache-Control" not in h:
+        h["Cache-Control"] = "no-store"
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def handle_http_error(exc: HTTPException):
+    if wants_json():
+        resp = jsonify({"error": exc.name.lower()})
+        resp.status_code = exc.code or 500
+        return resp
+    return render_template("error.html", code=exc.code, title=exc.name), exc.code
+
+
+def handle_unexpected(exc: Exception):
+    # Log the type and where, never the message: a message may carry data it should not.
+    log.error("unhandled %s at %s %s", type(exc).__name__, request.method, request.path,
+              exc_info=False)
+    if wants_json():
+        return jsonify({"error": "internal error"}), 500
+    return render_template("error.html", code=500, title="Er ging iets mis"), 500
+
+
+def init_app(app) -> None:
+    app.teardown_appcontext(close_db)
+    app.after_request(security_headers)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)
+    limiter.init_app(app)

@@ -1,0 +1,106 @@
+"""Shared fixtures: a fresh data directory, a fake clock, an app, a school and a token.
+
+All names in tests are invented.
+"""
+from __future__ import annotations
+
+import pytest
+
+from server import create_app
+from server import db as db_mod
+from server import municipalities, schools, signals
+from server.clock import FakeClock
+from server.web import limiter
+
+# Monday 23 November 2026, 07:00 in the Netherlands (06:00 UTC).
+MONDAY_0700 = "2026-11-23T06:00:00Z"
+BRIN = "12AB"
+OTHER_BRIN = "34CD"
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(MONDAY_0700)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def app(data_dir, clock):
+    app = create_app({"data_dir": data_dir, "testing": True, "api_rate_limit": "1000/minute"},
+                     clock=clock, env={})
+    limiter.reset()
+    return app
+
+
+@pytest.fixture
+def db(app, data_dir):
+    database = db_mod.connect(data_dir)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def school(db, clock):
+    return schools.add(db, clock.now(), brin=BRIN, name="OBS De Kastanje", type="po")
+
+
+@pytest.fixture
+def other_school(db, clock):
+    return schools.add(db, clock.now(), brin=OTHER_BRIN, name="CSG Het Baken", type="vo")
+
+
+@pytest.fixture
+def token(db, clock, school):
+    _row, tok = municipalities.add(db, clock.now(), name="Gemeente Testdorp", brins=[BRIN])
+    return tok
+
+
+@pytest.fixture
+def municipality(db, token):
+    return municipalities.authenticate(db, token)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signal_body(reference="REF-1", name="Sanne Verzonnen", birth_date="2017-04-02", school=BRIN):
+    return {"school": school, "reference": reference,
+            "child": {"name": name, "birth_date": birth_date}}
+
+
+@pytest.fixture
+def receive(db, clock, school, municipality):
+    """Store a signal through the domain core; returns its id."""
+    def _receive(reference="REF-1", name="Sanne Verzonnen", birth_date="2017-04-02"):
+        row, _created = signals.receive(
+            db, clock.now(), municipality_id=municipality["id"], school_id=school["id"],
+            reference=reference, child=signals.Child(name, birth_date))
+        return row["id"]
+    return _receive
+
+
+@pytest.fixture
+def staff(db, clock, school):
+    """Make a staff member with roles directly in the database (auth has its own tests)."""
+    import os
+    from server.clock import iso
+
+    def _staff(name="Ilse Bedacht", roles=("receiver",), group="", school_id=None):
+        sid = db["staff"].insert({
+            "school_id": school_id or school["id"], "display_name": name, "group_name": group,
+            "user_handle": os.urandom(32), "active": 1, "created_at": iso(clock.now())}).last_pk
+        for role in roles:
+            db["staff_roles"].insert({"staff_id": sid, "role": role})
+        return sid
+    return _staff

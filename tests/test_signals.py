@@ -1,0 +1,268 @@
+"""The state machine: each transition, each guard, each deadline, with a fake clock."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from server import db as db_mod
+from server import signals, vault
+from server.signals import Deadlines
+
+
+def state(db, sid):
+    return signals.get(db, sid)["state"]
+
+
+def counts(db):
+    return {(r["metric"]): r["value"] for r in db.query("SELECT metric, value FROM monthly_counts")}
+
+
+def test_receive_is_sealed_and_idempotent(db, clock, receive, municipality, school):
+    sid = receive()
+    assert state(db, sid) == "received"
+    assert db.conn.execute("SELECT count(*) FROM sealed WHERE purpose='receiver'").fetchone()[0] == 1
+    row, created = signals.receive(db, clock.now(), municipality_id=municipality["id"],
+                                   school_id=school["id"], reference="REF-1",
+                                   child=signals.Child("Sanne Verzonnen", "2017-04-02"))
+    assert (row["id"], created) == (sid, False)
+    with pytest.raises(signals.ReferenceConflict):
+        signals.receive(db, clock.now(), municipality_id=municipality["id"],
+                        school_id=school["id"], reference="REF-1",
+                        child=signals.Child("Sanne Verzonnen", "2017-04-03"))
+    assert db.conn.execute("SELECT count(*) FROM signals").fetchone()[0] == 1
+
+
+def test_full_po_path(db, clock, receive, staff):
+    sid = receive()
+    ib, teacher = staff("Ilse Bedacht", ["receiver"]), staff("Tom Leraar", ["teacher"], "groep 5")
+    clock.advance(minutes=40)  # 07:40, before the 08:30 start
+    shown = signals.reveal(db, clock.now(), sid, ib)
+    assert shown.child.name == "Sanne Verzonnen" and shown.child.birth_date == "2017-04-02"
+    assert "Sanne" not in repr(shown.child)
+    assert signals.handover_available(db, sid)
+    assert not vault.has_sealed(db.conn, sid, "receiver")
+    signals.assign_teacher(db, clock.now(), sid, teacher)
+    assert not signals.handover_available(db, sid)
+    assert state(db, sid) == "teacher_assigned"
+    with pytest.raises(signals.NotFound):
+        signals.teacher_read(db, clock.now(), sid, ib)  # not the assigned teacher
+    clock.advance(minutes=25)
+    note = signals.teacher_read(db, clock.now(), sid, teacher)
+    assert note.name == "Sanne Verzonnen"
+    with pytest.raises(signals.WrongState):
+        signals.teacher_read(db, clock.now(), sid, teacher)  # once only
+    row = signals.get(db, sid)
+    assert signals.receipt(row)["status"] == "teacher_informed"
+    assert row["teacher_informed_at"] == "2026-11-23T07:05:00Z"
+    signals.record_parent_contact(db, clock.now(), sid, "by_teacher")
+    row = signals.get(db, sid)
+    assert row["state"] == "closed" and row["opened_by"] is None and row["teacher_id"] is None
+    assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
+    assert db.conn.execute("SELECT count(*) FROM keys.data_keys").fetchone()[0] == 0
+    assert db.conn.execute("SELECT count(*) FROM keys.intake").fetchone()[0] == 0
+    assert counts(db) == {"received": 1, "opened": 1, "opened_before_start": 1,
+                          "teacher_informed": 1, "closed": 1}
+    assert [r["minutes"] for r in db.query("SELECT minutes FROM open_minutes")] == [40]
+
+
+def test_reveal_twice_says_who_and_when(db, clock, receive, staff):
+    sid = receive()
+    ib, backup = staff("Ilse Bedacht"), staff("Bas Achter", ["backup"])
+    signals.reveal(db, clock.now(), sid, ib)
+    with pytest.raises(signals.WrongState) as err:
+        signals.reveal(db, clock.now(), sid, backup)
+    assert err.value.state == "opened" and err.value.row["opened_by"] == ib
+    assert "Sanne" not in str(err.value)
+
+
+def test_told_in_person_and_pupil_declined(db, clock, receive, staff):
+    a, b = receive("A-1"), receive("B-1")
+    ib = staff()
+    signals.reveal(db, clock.now(), a, ib)
+    signals.reveal(db, clock.now(), b, ib)
+    signals.told_in_person(db, clock.now(), a, "self")
+    signals.told_in_person(db, clock.now(), b, "pupil_declined")
+    ra, rb = signals.get(db, a), signals.get(db, b)
+    assert (ra["state"], signals.public_status(ra)) == ("teacher_read", "teacher_informed")
+    assert (rb["state"], signals.public_status(rb)) == ("teacher_read", "opened")
+    assert rb["teacher_informed_at"] is None
+    assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
+    with pytest.raises(ValueError):
+        signals.told_in_person(db, clock.now(), a, "nobody")
+
+
+def test_return_destroys_everything(db, clock, receive, staff):
+    sid = receive()
+    signals.reveal(db, clock.now(), sid, staff())
+    signals.return_signal(db, clock.now(), sid)
+    row = signals.get(db, sid)
+    assert signals.receipt(row)["status"] == "returned" and row["closed_at"]
+    assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
+    with pytest.raises(signals.WrongState):
+        signals.assign_teacher(db, clock.now(), sid, 1)
+
+
+def test_guards_refuse_wrong_order(db, clock, receive, staff):
+    sid = receive()
+    with pytest.raises(signals.WrongState):
+        signals.assign_teacher(db, clock.now(), sid, staff(roles=["teacher"]))
+    with pytest.raises(signals.WrongState):
+        signals.record_parent_contact(db, clock.now(), sid, "by_me")
+    with pytest.raises(signals.NotFound):
+        signals.reveal(db, clock.now(), "nope", 1)
+    with pytest.raises(ValueError):
+        signals.record_parent_contact(db, clock.now(), sid, "shrug")
+    assert state(db, sid) == "received"
+
+
+def test_assign_after_handover_expired_is_refused_and_rolled_back(db, clock, receive, staff):
+    sid = receive()
+    signals.reveal(db, clock.now(), sid, staff())
+    clock.advance(minutes=30)
+    assert signals.sweep(db, clock.now())["handover_destroyed"] == 1
+    with pytest.raises(signals.HandoverGone):
+        signals.assign_teacher(db, clock.now(), sid, staff("Tom Leraar", ["teacher"]))
+    assert state(db, sid) == "opened"  # the failed transition changed nothing
+    signals.told_in_person(db, clock.now(), sid, "self")  # the case still asks how
+
+
+# --- deadlines ----------------------------------------------------------------------------------
+
+def test_unopened_expires_exactly_at_seven_days(db, clock, receive):
+    sid = receive()
+    clock.advance(days=7, seconds=-1)
+    assert signals.sweep(db, clock.now())["expired_unopened"] == 0
+    assert state(db, sid) == "received"
+    clock.advance(seconds=1)
+    assert signals.sweep(db, clock.now())["expired_unopened"] == 1
+    row = signals.get(db, sid)
+    assert signals.receipt(row)["status"] == "expired" and row["closed_at"] == "2026-11-30T06:00:00Z"
+    assert db.conn.execute("SELECT count(*) FROM keys.data_keys").fetchone()[0] == 0
+    assert signals.sweep(db, clock.now())["expired_unopened"] == 0  # idempotent
+
+
+def test_unread_note_expires_after_three_days(db, clock, receive, staff):
+    sid = receive()
+    signals.reveal(db, clock.now(), sid, staff())
+    signals.assign_teacher(db, clock.now(), sid, staff("Tom Leraar", ["teacher"]))
+    clock.advance(days=3, seconds=-1)
+    assert signals.sweep(db, clock.now())["expired_unread"] == 0
+    clock.advance(seconds=1)
+    assert signals.sweep(db, clock.now())["expired_unread"] == 1
+    assert signals.receipt(signals.get(db, sid))["status"] == "expired"
+    assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
+
+
+def test_handover_destroyed_after_thirty_minutes(db, clock, receive, staff):
+    sid = receive()
+    signals.reveal(db, clock.now(), sid, staff())
+    clock.advance(minutes=29, seconds=59)
+    assert signals.sweep(db, clock.now())["handover_destroyed"] == 0
+    clock.advance(seconds=1)
+    assert signals.sweep(db, clock.now())["handover_destroyed"] == 1
+    assert not signals.handover_available(db, sid)
+
+
+def test_case_closes_itself_after_fourteen_days(db, clock, receive, staff):
+    sid = receive()
+    signals.reveal(db, clock.now(), sid, staff())
+    signals.told_in_person(db, clock.now(), sid, "self")
+    clock.advance(days=14, seconds=-1)
+    assert signals.sweep(db, clock.now())["closed_automatically"] == 0
+    clock.advance(seconds=1)
+    assert signals.sweep(db, clock.now())["closed_automatically"] == 1
+    row = signals.get(db, sid)
+    assert row["state"] == "closed" and row["parent_contact"] == "not_recorded"
+
+
+def test_receipt_purged_thirty_days_after_last_change(db, clock, receive, staff):
+    sid = receive()
+    signals.reveal(db, clock.now(), sid, staff())
+    signals.return_signal(db, clock.now(), sid)
+    clock.advance(days=30, seconds=-1)
+    assert signals.sweep(db, clock.now())["receipts_purged"] == 0
+    clock.advance(seconds=1)
+    assert signals.sweep(db, clock.now())["receipts_purged"] == 1
+    with pytest.raises(signals.NotFound):
+        signals.get(db, sid)
+    # Only anonymous counters remain.
+    assert counts(db) == {"received": 1, "opened": 1, "opened_before_start": 1, "returned": 1}
+
+
+def test_deadlines_follow_configuration(db, clock, receive):
+    sid = receive()
+    short = Deadlines.from_config(type("C", (), dict(
+        unopened_expiry_days=2, note_unread_expiry_days=1, case_autoclose_days=3,
+        receipt_purge_days=5, handover_minutes=10))())
+    clock.advance(days=2)
+    assert signals.sweep(db, clock.now(), short)["expired_unopened"] == 1
+    assert state(db, sid) == "expired"
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+def test_fifty_threads_reveal_exactly_once(db, data_dir, clock, receive, staff):
+    sid = receive()
+    people = [staff(f"Persoon {i}", ["receiver"]) for i in range(50)]
+    barrier = threading.Barrier(50)
+    results, errors = [], []
+
+    def attempt(person):
+        conn = db_mod.connect(data_dir)
+        try:
+            barrier.wait()
+            results.append(signals.reveal(conn, clock.now(), sid, person).child.name)
+        except signals.WrongState:
+            results.append(None)
+        except Exception as exc:  # pragma: no cover - would fail the test below
+            errors.append(repr(exc))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=attempt, args=(p,)) for p in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [r for r in results if r] == ["Sanne Verzonnen"]
+    assert results.count(None) == 49
+    assert counts(db)["opened"] == 1
+
+
+def test_teacher_read_racing_the_sweep_is_consistent(db, data_dir, clock, receive, staff):
+    sid = receive()
+    signals.reveal(db, clock.now(), sid, staff())
+    teacher = staff("Tom Leraar", ["teacher"])
+    signals.assign_teacher(db, clock.now(), sid, teacher)
+    clock.advance(days=3)  # the note is due to expire at exactly this moment
+    outcome = {}
+    barrier = threading.Barrier(2)
+
+    def read():
+        conn = db_mod.connect(data_dir)
+        barrier.wait()
+        try:
+            outcome["read"] = signals.teacher_read(conn, clock.now(), sid, teacher).name
+        except signals.WrongState as exc:
+            outcome["read"] = exc.state
+        conn.close()
+
+    def sweep():
+        conn = db_mod.connect(data_dir)
+        barrier.wait()
+        outcome["sweep"] = signals.sweep(conn, clock.now())["expired_unread"]
+        conn.close()
+
+    threads = [threading.Thread(target=read), threading.Thread(target=sweep)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = state(db, sid)
+    if outcome["read"] == "Sanne Verzonnen":
+        assert outcome["sweep"] == 0 and final == "teacher_read"
+    else:
+        assert outcome["read"] == "expired" and outcome["sweep"] == 1 and final == "expired"
+    assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0

@@ -211,6 +211,23 @@ CREATE TABLE keys.intake (
 #: numbers) let work on separate branches add migrations without colliding.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_foundation", _MIGRATION_1),
+    ("0002_receipt_events", """
+        ALTER TABLE main.municipalities ADD COLUMN webhook_url TEXT;
+        ALTER TABLE main.municipalities ADD COLUMN webhook_secret TEXT;
+        CREATE TABLE main.receipt_events (
+            id INTEGER PRIMARY KEY,
+            municipality_id INTEGER NOT NULL REFERENCES municipalities(id) ON DELETE CASCADE,
+            reference TEXT NOT NULL,
+            status TEXT NOT NULL,
+            receipt TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            delivered_at TEXT,
+            last_error TEXT
+        );
+        CREATE INDEX main.receipt_events_due ON receipt_events(delivered_at, next_attempt_at);
+    """),
 ]
 
 

@@ -149,6 +149,18 @@ def holidays(db, school_id: int) -> list[tuple[str, str]]:
         "SELECT first_day, last_day FROM holidays WHERE school_id = ?", (school_id,))]
 
 
+def _emit(db, row: dict, stamp: str) -> None:
+    """Queue the new receipt for the municipality's webhook, in the same transaction as the
+    transition (an outbox), so no change is lost and each is sent once, in order. Only if the
+    municipality registered a webhook; the receipt holds no personal data."""
+    db.conn.execute(
+        "INSERT INTO receipt_events (municipality_id, reference, status, receipt, created_at,"
+        " next_attempt_at) SELECT id, ?, ?, ?, ?, ? FROM municipalities"
+        " WHERE id = ? AND webhook_url IS NOT NULL",
+        (row["reference"], public_status(row), json.dumps(receipt(row)), stamp, stamp,
+         row["municipality_id"]))
+
+
 def _end(db, row: dict) -> None:
     """What every ending shares: destroy all sealed data and forget which staff were involved."""
     vault.shred(db.conn, row["id"])
@@ -214,6 +226,7 @@ def reveal(db, now: datetime, signal_id: str, staff_id: int) -> Reveal:
         child = Child.from_bytes(vault.unseal(db.conn, signal_id, "receiver"))
         vault.shred(db.conn, signal_id, "receiver")
         vault.seal(db.conn, signal_id, "handover", child.to_bytes(), stamp)
+        _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "opened")
         school = _school(db, row["school_id"])
         start = schooltime.next_school_start(parse(row["received_at"]), school["start_time"],
@@ -261,6 +274,7 @@ def told_in_person(db, now: datetime, signal_id: str, how: str) -> dict:
         row = _transition(db, signal_id, ("opened",), sets)
         vault.shred(db.conn, signal_id, "handover")
         if how == "self":
+            _emit(db, row, stamp)
             _count(db, row["school_id"], row["received_at"], "teacher_informed")
     return row
 
@@ -272,6 +286,7 @@ def return_signal(db, now: datetime, signal_id: str) -> dict:
         row = _transition(db, signal_id, ("opened",),
                           {"state": "returned", "closed_at": stamp, "updated_at": stamp})
         _end(db, row)
+        _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "returned")
     return row
 
@@ -286,6 +301,7 @@ def record_parent_contact(db, now: datetime, signal_id: str, choice: str) -> dic
                           {"state": "closed", "parent_contact": choice, "closed_at": stamp,
                            "updated_at": stamp})
         _end(db, row)
+        _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "closed")
     return row
 
@@ -308,6 +324,7 @@ def teacher_read(db, now: datetime, signal_id: str, teacher_id: int) -> Child:
                            "updated_at": stamp})
         child = Child.from_bytes(vault.unseal(db.conn, signal_id, "teacher"))
         vault.shred(db.conn, signal_id, "teacher")
+        _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "teacher_informed")
     return child
 
@@ -328,6 +345,7 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
                      {"state": "expired", "closed_at": stamp, "updated_at": stamp})
         for row in rows:
             _end(db, row)
+            _emit(db, row, stamp)
             _count(db, row["school_id"], row["received_at"], "expired")
         done["expired_unopened"] = len(rows)
         # 2. The teacher did not read the note in time.
@@ -335,6 +353,7 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
                      {"state": "expired", "closed_at": stamp, "updated_at": stamp})
         for row in rows:
             _end(db, row)
+            _emit(db, row, stamp)
             _count(db, row["school_id"], row["received_at"], "expired")
         done["expired_unread"] = len(rows)
         # 3. The receiver's hand-over copy lives at most `handover` after the reveal.
@@ -355,6 +374,7 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
         rows = _rows(cur)
         for row in rows:
             _end(db, row)
+            _emit(db, row, stamp)
             _count(db, row["school_id"], row["received_at"], "closed")
         done["closed_automatically"] = len(rows)
         # 5. Receipts (no personal data) are kept for the municipality, then purged.

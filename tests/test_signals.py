@@ -266,3 +266,21 @@ def test_teacher_read_racing_the_sweep_is_consistent(db, data_dir, clock, receiv
     else:
         assert outcome["read"] == "expired" and outcome["sweep"] == 1 and final == "expired"
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
+
+
+def test_receipt_changes_are_queued_in_order_only_with_a_webhook(db, clock, receive, staff,
+                                                                    municipality):
+    first = receive("NO-HOOK-1")
+    signals.reveal(db, clock.now(), first, staff())
+    assert db.conn.execute("SELECT count(*) FROM receipt_events").fetchone()[0] == 0
+    db.conn.execute("UPDATE municipalities SET webhook_url = 'https://example.invalid/hook'")
+    sid = receive("HOOK-1", "Joris Verzinsel")
+    signals.reveal(db, clock.now(), sid, staff("Ilse Tweede"))
+    teacher = staff("Tom Leraar", ["teacher"])
+    signals.assign_teacher(db, clock.now(), sid, teacher)
+    signals.teacher_read(db, clock.now(), sid, teacher)
+    signals.record_parent_contact(db, clock.now(), sid, "by_me")
+    events = list(db.query("SELECT reference, status, receipt FROM receipt_events ORDER BY id"))
+    assert [e["status"] for e in events] == ["opened", "teacher_informed", "closed"]
+    assert all(e["reference"] == "HOOK-1" for e in events)
+    assert not any("Joris" in e["receipt"] or "2017" in e["receipt"] for e in events)

@@ -1,0 +1,98 @@
+"""Gone means gone: after a case ends, no byte of the name and no data key is in any file.
+
+The variant with secure_delete OFF proves the scan is able to see what it looks for.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from server import create_app
+from server import db as db_mod
+from server import municipalities, schools, signals
+from server.clock import FakeClock
+from server.web import limiter
+
+from .forensics import needles_for, scan
+
+NAMES = {"closed": "Quirijn Zwaluwstaart", "returned": "Wieteke Sneeuwklokje",
+         "expired": "Xandrijn Morgenrood", "unread": "Yfke Dauwdruppel"}
+
+
+def keys_of(database) -> list[bytes]:
+    rows = database.conn.execute(
+        "SELECT key FROM keys.data_keys UNION ALL SELECT mac_key FROM keys.intake"
+        " UNION ALL SELECT ciphertext FROM main.sealed").fetchall()
+    return [r[0] for r in rows]
+
+
+def run_every_path(data_dir, caplog) -> list[bytes]:
+    """Push four signals through the API and take each to a different end. Returns every key
+    and ciphertext that existed along the way."""
+    clock = FakeClock("2026-11-23T06:00:00Z")
+    app = create_app({"data_dir": data_dir, "testing": True}, clock=clock, env={})
+    limiter.reset()
+    database = db_mod.connect(data_dir)
+    schools.add(database, clock.now(), brin="12AB", name="OBS De Kastanje")
+    _r, token = municipalities.add(database, clock.now(), name="Gemeente X", brins=["12AB"])
+    ib = database["staff"].insert({"school_id": 1, "display_name": "Ilse Bedacht",
+                                   "user_handle": b"u1" * 16, "created_at": "x"}).last_pk
+    teacher = database["staff"].insert({"school_id": 1, "display_name": "Tom Leraar",
+                                        "user_handle": b"u2" * 16, "created_at": "x"}).last_pk
+    client = app.test_client()
+    ids = {}
+    for path, name in NAMES.items():
+        resp = client.post("/api/v1/signals", headers={"Authorization": f"Bearer {token}"},
+                           json={"school": "12AB", "reference": f"F-{path}",
+                                 "child": {"name": name, "birth_date": "2016-06-06"}})
+        assert resp.status_code == 201
+        ids[path] = resp.get_json()["id"]
+    seen = keys_of(database)
+    for path in ("closed", "returned", "unread"):
+        signals.reveal(database, clock.now(), ids[path], ib)
+        seen += keys_of(database)
+    signals.assign_teacher(database, clock.now(), ids["closed"], teacher)
+    signals.assign_teacher(database, clock.now(), ids["unread"], teacher)
+    seen += keys_of(database)
+    assert signals.teacher_read(database, clock.now(), ids["closed"], teacher).name == NAMES["closed"]
+    signals.record_parent_contact(database, clock.now(), ids["closed"], "by_teacher")
+    signals.return_signal(database, clock.now(), ids["returned"])
+    clock.advance(days=7)
+    result = signals.sweep(database, clock.now())
+    assert result["expired_unopened"] == 1 and result["expired_unread"] == 1
+    assert {signals.get(database, i)["state"] for i in ids.values()} == {"closed", "returned",
+                                                                       "expired"}
+    database.close()
+    return seen
+
+
+def test_no_trace_of_any_child_or_key_after_every_end(data_dir, caplog):
+    caplog.set_level(logging.DEBUG)
+    seen = run_every_path(data_dir, caplog)
+    assert len(seen) >= 12
+    hits = scan(data_dir, needles_for(list(NAMES.values()), seen))
+    assert hits == []
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    for name in NAMES.values():
+        for part in name.split():
+            assert part not in logs
+    assert "2016-06-06" not in logs
+    # The receipts are still there for the municipality — without any personal data.
+    database = db_mod.connect(data_dir)
+    receipts = json.dumps([signals.receipt(r) for r in database.query("SELECT * FROM signals")])
+    assert "F-closed" in receipts and "Quirijn" not in receipts
+    database.close()
+
+
+def test_scan_catches_leftovers_when_secure_delete_is_off(data_dir, caplog, monkeypatch):
+    monkeypatch.setattr(db_mod, "SECURE_DELETE", "OFF")
+    seen = run_every_path(data_dir, caplog)
+    hits = scan(data_dir, needles_for(list(NAMES.values()), seen))
+    assert any("key#" in h for h in hits), "without secure_delete deleted keys must be found"
+
+
+def test_scan_catches_a_planted_name(tmp_path):
+    (tmp_path / "leak.log").write_bytes("x Yfke Dauwdruppel y".encode("utf-16-le"))
+    assert "leak.log: name#Yfk…/utf16le" in scan(tmp_path, needles_for(["Yfke Dauwdruppel"], []))

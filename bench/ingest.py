@@ -1,0 +1,84 @@
+"""Ingest benchmark: N signal POSTs through the real app vs a bare Flask route inserting one row.
+
+Both run in the same process and run, through Flask's test client, on files in a temporary
+directory, so the ratio shows what HwC Inbox adds (token check, validation, AES-GCM sealing,
+two-file transaction with secure_delete, counters) over the cheapest possible write.
+
+    python bench/ingest.py [N]
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from flask import Flask, request
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from server import create_app  # noqa: E402
+from server import db as db_mod  # noqa: E402
+from server import municipalities, schools  # noqa: E402
+from server.clock import SystemClock  # noqa: E402
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    qs = statistics.quantiles(samples, n=100)
+    return qs[49], qs[94]
+
+
+def baseline_app(path: Path) -> Flask:
+    app = Flask("baseline")
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, reference TEXT UNIQUE, body TEXT)")
+
+    @app.post("/signals")
+    def post():
+        payload = json.loads(request.get_data())
+        conn.execute("INSERT INTO t (reference, body) VALUES (?, ?)",
+                     (payload["reference"], json.dumps(payload["child"])))
+        return {"ok": True}, 201
+    return app
+
+
+def run(client, url, headers, n, prefix) -> list[float]:
+    samples = []
+    born = date(date.today().year - 9, 5, 1).isoformat()
+    for i in range(n):
+        body = json.dumps({"school": "12AB", "reference": f"{prefix}-{i}",
+                           "child": {"name": "Bench Verzonnen", "birth_date": born}})
+        t0 = time.perf_counter()
+        resp = client.post(url, data=body, headers={"Content-Type": "application/json", **headers})
+        samples.append((time.perf_counter() - t0) * 1000)
+        assert resp.status_code == 201, resp.status_code
+    return samples
+
+
+def main(n: int = 500) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        app = create_app({"data_dir": data, "api_rate_limit": "1000000/minute"}, env={})
+        database = db_mod.connect(data)
+        schools.add(database, SystemClock().now(), brin="12AB", name="Bench School")
+        _r, token = municipalities.add(database, SystemClock().now(), name="Bench", brins=["12AB"])
+        database.close()
+        base = baseline_app(Path(tmp) / "baseline.db").test_client()
+        real = app.test_client()
+        run(base, "/signals", {}, 20, "warm")  # warm-up both
+        run(real, "/api/v1/signals", {"Authorization": f"Bearer {token}"}, 20, "warm")
+        b = run(base, "/signals", {}, n, "b")
+        r = run(real, "/api/v1/signals", {"Authorization": f"Bearer {token}"}, n, "r")
+    (b50, b95), (r50, r95) = percentiles(b), percentiles(r)
+    print(f"N={n} POSTs each, same process, same run")
+    print(f"baseline (bare Flask + one SQLite INSERT): p50 {b50:.2f} ms  p95 {b95:.2f} ms")
+    print(f"HwC Inbox POST /api/v1/signals:            p50 {r50:.2f} ms  p95 {r95:.2f} ms")
+    print(f"ratio p50 {r50 / b50:.2f}x   ratio p95 {r95 / b95:.2f}x   (target <= 2)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 500)

@@ -403,6 +403,34 @@ def _bulk(db, state: str, column: str, cutoff: str, sets: dict) -> list[dict]:
     return _rows(cur)
 
 
+# --- what people see in their lists (no personal data in any of it) ---------------------------
+
+def waiting(db, school_id: int) -> list[dict]:
+    """Signals nobody has opened yet, oldest first."""
+    return list(db.query(
+        "SELECT id, received_at FROM signals WHERE school_id = ? AND state = 'received'"
+        " ORDER BY received_at, id", (school_id,)))
+
+
+def open_cases(db, school_id: int) -> list[dict]:
+    """Opened cases still waiting for a choice, a teacher read, or a parent-contact record."""
+    return list(db.query(
+        "SELECT g.id, g.state, g.received_at, g.opened_at, g.assigned_at, g.handled_how,"
+        " g.teacher_informed_at, t.display_name AS teacher_name, t.group_name AS teacher_group,"
+        " o.display_name AS opened_by_name"
+        " FROM signals g LEFT JOIN staff t ON t.id = g.teacher_id"
+        " LEFT JOIN staff o ON o.id = g.opened_by"
+        " WHERE g.school_id = ? AND g.state IN ('opened', 'teacher_assigned', 'teacher_read')"
+        " ORDER BY g.received_at, g.id", (school_id,)))
+
+
+def notes_for(db, teacher_id: int) -> list[dict]:
+    """The unread notes addressed to one teacher."""
+    return list(db.query(
+        "SELECT id, assigned_at FROM signals WHERE teacher_id = ? AND state = 'teacher_assigned'"
+        " ORDER BY assigned_at, id", (teacher_id,)))
+
+
 # --- receipts ---------------------------------------------------------------------------------
 
 def public_status(row: dict) -> str:

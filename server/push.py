@@ -460,7 +460,7 @@ def deliver_due(db, now: datetime, cfg, *, timeout: float = SEND_TIMEOUT) -> dic
                 if device["id"] in outcomes or not _still_there(db, device["id"]):
                     continue
                 outcomes[device["id"]] = send(
-                    device, {"title": TITLE, "body": BODY, "url": url}, TTL_SECONDS, URGENCY,
+                    device, payload_for(group[0]["event"]), TTL_SECONDS, URGENCY,
                     vapid=vapid, subject=subject, timeout=timeout, topic=url.strip("/"))
             result = _record(db, now, staff_id, group, outcomes, schools)
             for key, value in result.items():

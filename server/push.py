@@ -183,6 +183,22 @@ def _clean_label(label) -> str:
     return text[:60]
 
 
+def label_from_user_agent(user_agent: str) -> str:
+    """A coarse device name for the settings list ('Android-telefoon'), never the full string."""
+    ua = user_agent or ""
+    if "iPhone" in ua:
+        return "iPhone"
+    if "iPad" in ua:
+        return "iPad"
+    if "Android" in ua:
+        return "Android-telefoon"
+    for needle, label in (("Windows", "Windows-computer"), ("Macintosh", "Mac"),
+                          ("CrOS", "Chromebook"), ("Linux", "Linux-computer")):
+        if needle in ua:
+            return label
+    return "Onbekend apparaat"
+
+
 def subscribe(db, staff_id: int, subscription_json, label: str, now: datetime, *,
               allow_local: bool = False) -> dict:
     """Store (or move to this person) a device's push subscription; returns its public row.

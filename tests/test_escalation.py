@@ -5,7 +5,7 @@ Dates: Monday 23 November 2026 is a school day; times below are Dutch wall-clock
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 

@@ -44,6 +44,9 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     from . import api
     app.register_blueprint(api.bp)
 
+    from . import push
+    push.register()  # the push step of the minute sweep (plan + deliver)
+
     @app.get("/healthz")
     def healthz():
         try:

@@ -8,9 +8,9 @@ import json
 import logging
 import sqlite3
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from . import intake, municipalities, schools, signals
+from . import intake, municipalities, push, schools, signals
 from .clock import local
 from .openapi import openapi_document
 from .web import cfg, get_db, limiter, now
@@ -131,6 +131,8 @@ def post_signal():
     resp.headers["Location"] = url_for("api.get_receipt", reference=row["reference"])
     if created:
         log.info("signal received id=%s school=%s", row["id"], school["brin"])
+        # First push now, in a background thread; returns at once and never raises.
+        push.kick(current_app._get_current_object())
     return resp
 
 

@@ -228,6 +228,33 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX main.receipt_events_due ON receipt_events(delivered_at, next_attempt_at);
     """),
+    ("0500_push", """
+        CREATE TABLE main.push_subscriptions (
+            id INTEGER PRIMARY KEY,
+            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+            endpoint TEXT NOT NULL UNIQUE,
+            p256dh TEXT NOT NULL,
+            auth TEXT NOT NULL,
+            user_agent_label TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            last_success_at TEXT
+        );
+        CREATE INDEX main.push_subscriptions_staff ON push_subscriptions(staff_id);
+        CREATE TABLE main.push_jobs (
+            id INTEGER PRIMARY KEY,
+            signal_id TEXT REFERENCES signals(id) ON DELETE CASCADE,
+            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+            event TEXT NOT NULL CHECK (event IN ('new', 'escalate', 'note')),
+            due_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            given_up_at TEXT,
+            last_error TEXT,
+            UNIQUE (signal_id, staff_id, event)
+        );
+        CREATE INDEX main.push_jobs_due ON push_jobs(sent_at, given_up_at, next_attempt_at);
+    """),
 ]
 
 

@@ -19,6 +19,8 @@ EXTRA_JOBS: list = []
 
 def run_once(cfg, clock) -> dict:
     """Apply every deadline now; returns counts per kind (no personal data)."""
+    from . import push  # noqa: F401 - importing registers the push step, also for cron `purge`
+
     database = db_mod.connect(cfg.data_dir)
     try:
         now = clock.now()

@@ -13,7 +13,7 @@ from server import db as db_mod
 from server import escalation, jobs, push, signals
 from server.clock import LOCAL_TZ, iso
 
-from push_helpers import PushService
+from .push_helpers import PushService
 
 
 def L(text: str) -> datetime:

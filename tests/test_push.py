@@ -11,7 +11,7 @@ import pytest
 from server import push, signals
 from server.clock import iso, parse
 
-from push_helpers import PushService, verify_vapid
+from .push_helpers import PushService, verify_vapid
 
 NAME, BIRTH = "Sanne Verzonnen", "2017-04-02"
 
@@ -238,7 +238,7 @@ def test_concurrent_workers_send_each_push_once(app, db, clock, cfg, people, rec
 
 def test_api_kick_pushes_at_once_and_never_affects_the_201(app, client, auth, db, clock, service,
                                                           people):
-    from conftest import signal_body
+    from .conftest import signal_body
     add_device(db, clock, service, people["receiver"], "ilse-phone")
     resp = client.post("/api/v1/signals", json=signal_body(), headers=auth)
     assert resp.status_code == 201
@@ -272,7 +272,7 @@ def test_push_step_is_in_the_sweep(app):
 # --- subscriptions --------------------------------------------------------------------------------
 
 def good_sub(endpoint="https://fcm.googleapis.com/fcm/send/abc123"):
-    from push_helpers import Device
+    from .push_helpers import Device
     return Device(endpoint).subscription()
 
 

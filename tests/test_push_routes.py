@@ -10,7 +10,7 @@ import types
 import pytest
 from flask import abort, request, session
 
-from push_helpers import Device
+from .push_helpers import Device
 
 
 @pytest.fixture

@@ -118,7 +118,8 @@ def post_signal():
         row, created = signals.receive(
             database, moment, municipality_id=g.municipality["id"], school_id=school["id"],
             reference=clean.reference,
-            child=signals.Child(name=clean.name, birth_date=clean.birth_date.isoformat()))
+            child=signals.Child(name=clean.name, birth_date=clean.birth_date.isoformat()),
+            deadlines=signals.Deadlines.from_config(cfg()))
     except signals.ReferenceConflict:
         return error(409, "reference already used for a different signal")
     except sqlite3.Error as exc:

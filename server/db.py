@@ -255,6 +255,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX main.push_jobs_due ON push_jobs(sent_at, given_up_at, next_attempt_at);
     """),
+    ("0010_expires_at", """
+        ALTER TABLE main.signals ADD COLUMN expires_at TEXT;
+        UPDATE main.signals SET expires_at = strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+7 days')
+            WHERE expires_at IS NULL;
+        CREATE INDEX main.signals_state_expires ON signals(state, expires_at);
+    """),
 ]
 
 

@@ -175,9 +175,19 @@ def _intake_bytes(school_id: int, child: Child) -> bytes:
                       sort_keys=True).encode()
 
 
+def unopened_deadline(received: datetime, start_time: str, holidays_: list,
+                      expiry: timedelta) -> datetime:
+    """When an unopened signal expires: `expiry` after receipt, but never before one full day
+    after the first school start following it — a signal that arrives at the start of a long
+    holiday must still reach the school when it opens again, not silently expire unseen."""
+    first_school_start = schooltime.next_school_start(received, start_time, holidays_)
+    return max(received + expiry, first_school_start + timedelta(days=1))
+
+
 def receive(db, now: datetime, *, municipality_id: int, school_id: int, reference: str,
-            child: Child) -> tuple[dict, bool]:
+            child: Child, deadlines: "Deadlines | None" = None) -> tuple[dict, bool]:
     """Store a new signal sealed, or recognise an idempotent retry. Returns (row, created)."""
+    deadlines = deadlines or Deadlines()
     content = _intake_bytes(school_id, child)
     with write(db):
         existing = _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
@@ -193,10 +203,13 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             return existing, False
         signal_id = secrets.token_urlsafe(16)
         stamp = iso(now)
+        school = _school(db, school_id)
+        expires = unopened_deadline(now, school["start_time"], holidays(db, school_id),
+                                    deadlines.unopened_expiry)
         db.conn.execute(
             "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
-            " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)",
-            (signal_id, school_id, municipality_id, reference, stamp, stamp),
+            " received_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)",
+            (signal_id, school_id, municipality_id, reference, stamp, stamp, iso(expires)),
         )
         vault.seal(db.conn, signal_id, "receiver", child.to_bytes(), stamp)
         vault.remember_intake(db.conn, signal_id, content)
@@ -340,8 +353,8 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
     stamp = iso(now)
     done = {}
     with write(db):
-        # 1. Nobody opened it in time.
-        rows = _bulk(db, "received", "received_at", iso(now - deadlines.unopened_expiry),
+        # 1. Nobody opened it in time (expires_at was fixed at receipt, see unopened_deadline).
+        rows = _bulk(db, "received", "expires_at", stamp,
                      {"state": "expired", "closed_at": stamp, "updated_at": stamp})
         for row in rows:
             _end(db, row)

@@ -190,14 +190,24 @@ def test_receipt_purged_thirty_days_after_last_change(db, clock, receive, staff)
     assert counts(db) == {"received": 1, "opened": 1, "opened_before_start": 1, "returned": 1}
 
 
-def test_deadlines_follow_configuration(db, clock, receive):
-    sid = receive()
+def test_deadlines_follow_configuration(db, clock, municipality, school, staff):
     short = Deadlines.from_config(type("C", (), dict(
         unopened_expiry_days=2, note_unread_expiry_days=1, case_autoclose_days=3,
         receipt_purge_days=5, handover_minutes=10))())
+    row, _ = signals.receive(db, clock.now(), municipality_id=municipality["id"],
+                             school_id=school["id"], reference="SHORT-1",
+                             child=signals.Child("Sanne Verzonnen", "2017-04-02"), deadlines=short)
+    other, _ = signals.receive(db, clock.now(), municipality_id=municipality["id"],
+                               school_id=school["id"], reference="SHORT-2",
+                               child=signals.Child("Bram Verzonnen", "2016-04-02"), deadlines=short)
+    signals.reveal(db, clock.now(), other["id"], staff())
+    clock.advance(minutes=10)
+    assert signals.sweep(db, clock.now(), short)["handover_destroyed"] == 1
     clock.advance(days=2)
     assert signals.sweep(db, clock.now(), short)["expired_unopened"] == 1
-    assert state(db, sid) == "expired"
+    assert state(db, row["id"]) == "expired"
+    clock.advance(days=1)
+    assert signals.sweep(db, clock.now(), short)["closed_automatically"] == 1
 
 
 # --- concurrency --------------------------------------------------------------------------------
@@ -284,3 +294,27 @@ def test_receipt_changes_are_queued_in_order_only_with_a_webhook(db, clock, rece
     assert [e["status"] for e in events] == ["opened", "teacher_informed", "closed"]
     assert all(e["reference"] == "HOOK-1" for e in events)
     assert not any("Joris" in e["receipt"] or "2017" in e["receipt"] for e in events)
+
+
+def test_signal_at_start_of_a_long_holiday_waits_for_the_school(db, clock, receive, school):
+    """Christmas: 19 Dec 2026 – 3 Jan 2027. A signal on Friday evening 18 Dec must still be
+    there on Monday 4 Jan (first school start 08:30) and expire one day after that."""
+    db["holidays"].insert({"school_id": school["id"], "first_day": "2026-12-19",
+                           "last_day": "2027-01-03", "label": "Kerstvakantie"})
+    clock.set("2026-12-18T19:00:00Z")
+    sid = receive()
+    clock.set("2027-01-04T07:29:00Z")  # Monday 08:29 local, 17 days later
+    assert signals.sweep(db, clock.now())["expired_unopened"] == 0
+    assert state(db, sid) == "received"
+    clock.set("2027-01-05T07:29:59Z")
+    assert signals.sweep(db, clock.now())["expired_unopened"] == 0
+    clock.set("2027-01-05T07:30:00Z")
+    assert signals.sweep(db, clock.now())["expired_unopened"] == 1
+
+
+def test_unopened_deadline_is_seven_days_in_term_time():
+    from datetime import timedelta
+    from server.clock import parse
+    received = parse("2026-11-23T06:00:00Z")
+    assert signals.unopened_deadline(received, "08:30", [], timedelta(days=7)) == \
+        parse("2026-11-30T06:00:00Z")

@@ -44,6 +44,10 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     from . import api
     app.register_blueprint(api.bp)
 
+    from . import admin, auth
+    auth.init_app(app)  # server-side sessions, Flask-Login, CSRF (API exempt), /auth
+    app.register_blueprint(admin.bp)
+
     @app.get("/healthz")
     def healthz():
         try:

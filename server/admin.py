@@ -14,9 +14,18 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from . import schools
 from . import staff as staff_mod
 from .auth import current_staff, login_manager
+from .clock import local, parse
 from .web import cfg, get_db, limiter, now
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.app_template_filter("lokaal")
+def local_time(stamp: str | None) -> str:
+    """A stored UTC timestamp as Dutch wall-clock time, e.g. '26-11-2026 07:00'."""
+    if not stamp:
+        return ""
+    return local(parse(stamp)).strftime("%d-%m-%Y %H:%M")
 
 
 @bp.before_request

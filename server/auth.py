@@ -478,6 +478,9 @@ def _refuse(exc: Refused, status: int = 400):
 
 @bp.get("/login")
 def login():
+    """The login page. Passkey autofill (conditional mediation) is offered, except right after
+    logging out: on a shared classroom PC the next person should not be offered the last one's
+    passkey first."""
     nxt = _safe_next(request.args.get("next"))
     if current_staff() is not None:
         return redirect(nxt or landing_for(current_staff().roles))

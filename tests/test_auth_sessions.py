@@ -203,8 +203,9 @@ def test_cross_site_posts_are_refused_even_with_a_token(app, db, clock, school):
 
 
 def test_api_blueprint_is_csrf_exempt(app, client, auth):
-    from conftest import signal_body
-    resp = client.post("/api/v1/signals", json=signal_body(), headers=auth)
+    body = {"school": "12AB", "reference": "REF-CSRF",
+            "child": {"name": "Sanne Verzonnen", "birth_date": "2017-04-02"}}
+    resp = client.post("/api/v1/signals", json=body, headers=auth)
     assert resp.status_code == 201
 
 

@@ -46,6 +46,9 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
 
     from . import push
     push.register()  # the push step of the minute sweep (plan + deliver)
+    from . import admin, auth
+    auth.init_app(app)  # server-side sessions, Flask-Login, CSRF (API exempt), /auth
+    app.register_blueprint(admin.bp)
 
     @app.get("/healthz")
     def healthz():

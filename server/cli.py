@@ -16,6 +16,7 @@ import click
 from . import config as config_mod
 from . import db as db_mod
 from . import jobs, municipalities, schools
+from . import staff as staff_mod
 from .clock import SystemClock
 
 
@@ -119,6 +120,58 @@ def municipality_revoke(obj: Context, name):
     click.echo(f"Token of {name} revoked.")
 
 
+# --- people -----------------------------------------------------------------------------------
+
+def _invite_link(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/auth/invite/{token}"
+
+
+@main.command()
+@click.option("--school", "brin", required=True, help="BRIN of the school.")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(list(staff_mod.ROLES)), help="Role; repeat for more.")
+@click.option("--name", required=True, help="Display name of the person.")
+@click.option("--group", default="", help="Group or class, e.g. 'groep 5'.")
+@click.option("--base-url", envvar="HWC_BASE_URL", default=None,
+              help="Public origin (HWC_BASE_URL) the link points to.")
+@click.option("--no-qr", is_flag=True, help="Print only the link.")
+@click.pass_obj
+def invite(obj: Context, brin, roles, name, group, base_url, no_qr):
+    """Print a one-time enrolment link (72 h) and its QR code, e.g. for the first director."""
+    import io
+
+    import segno
+
+    cfg = obj.config(base_url=base_url)
+    database = obj.db()
+    row = schools.by_brin(database, brin.strip().upper())
+    if row is None:
+        raise click.ClickException(f"no school with BRIN {brin.strip().upper()}")
+    try:
+        invite_row, token = staff_mod.create_invite(
+            database, SystemClock().now(), school_id=row["id"], display_name=name,
+            group_name=group, roles=roles, actor="cli")
+    except staff_mod.StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    link = _invite_link(cfg.base_url, token)
+    click.echo(f"Invite for {invite_row['display_name']} ({', '.join(sorted(set(roles)))}) at "
+               f"{row['brin']}, valid until {invite_row['expires_at']}, works once:")
+    click.echo(link)
+    if not no_qr:
+        out = io.StringIO()
+        segno.make(link, error="m").terminal(out=out, compact=True)
+        click.echo(out.getvalue())
+
+
+def _demo_director_invite(database, cfg, now):
+    """Demo: a director (also receiver) invite for the demo school, printed at start."""
+    row = schools.by_brin(database, DEMO_BRIN)
+    _inv, token = staff_mod.create_invite(database, now, school_id=row["id"],
+                                          display_name="Demo Directeur",
+                                          roles=["director", "receiver"], actor="cli")
+    return [f"Director invite (works once, 72 h): {_invite_link(cfg.base_url, token)}"]
+
+
 # --- running ----------------------------------------------------------------------------------
 
 @main.command()
@@ -207,6 +260,7 @@ def demo(port, keep):
 
 #: Other modules add demo setup steps here: callables (db, cfg, now) -> lines to print.
 DEMO_HOOKS: list = []
+DEMO_HOOKS.append(_demo_director_invite)
 
 
 if __name__ == "__main__":  # pragma: no cover

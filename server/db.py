@@ -260,6 +260,55 @@ MIGRATIONS: list[tuple[str, str]] = [
         UPDATE main.signals SET expires_at = strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+7 days')
             WHERE expires_at IS NULL;
         CREATE INDEX main.signals_state_expires ON signals(state, expires_at);
+    ("0100_auth", """
+        CREATE TABLE main.passkeys (
+            id INTEGER PRIMARY KEY,
+            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+            credential_id BLOB NOT NULL UNIQUE,
+            public_key BLOB NOT NULL,
+            sign_count INTEGER NOT NULL DEFAULT 0,
+            name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE INDEX main.passkeys_staff ON passkeys(staff_id);
+        CREATE TABLE main.invites (
+            id INTEGER PRIMARY KEY,
+            school_id INTEGER NOT NULL REFERENCES schools(id),
+            token_hash TEXT NOT NULL UNIQUE,
+            user_handle BLOB NOT NULL,
+            staff_id INTEGER REFERENCES staff(id) ON DELETE CASCADE,
+            display_name TEXT NOT NULL,
+            group_name TEXT NOT NULL DEFAULT '',
+            roles TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT,
+            withdrawn_at TEXT
+        );
+        CREATE INDEX main.invites_school ON invites(school_id);
+        CREATE TABLE main.webauthn_challenges (
+            challenge_hash TEXT PRIMARY KEY,
+            purpose TEXT NOT NULL CHECK (purpose IN ('register', 'login', 'step_up', 'add_passkey')),
+            challenge BLOB NOT NULL,
+            invite_id INTEGER,
+            staff_id INTEGER,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX main.webauthn_challenges_expiry ON webauthn_challenges(expires_at);
+        CREATE TABLE main.web_sessions (
+            id_hash TEXT PRIMARY KEY,
+            staff_id INTEGER REFERENCES staff(id) ON DELETE CASCADE,
+            data TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL
+        );
+        CREATE INDEX main.web_sessions_staff ON web_sessions(staff_id);
+        CREATE INDEX main.web_sessions_seen ON web_sessions(last_seen_at);
+        CREATE INDEX main.audit_events_school ON audit_events(school_id, at)
     """),
 ]
 

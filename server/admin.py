@@ -1,0 +1,264 @@
+"""The director's pages: staff and roles, invites (link + QR), school times and holidays.
+
+Every route is director-only (one `before_request` guard, so a new route cannot forget it) and
+every lookup is scoped to the director's own school: another school's ids answer 404.
+Routes only parse forms and call `server.staff`; the rules and audit events live there.
+"""
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from . import schools
+from . import staff as staff_mod
+from .auth import current_staff, login_manager
+from .clock import local, parse
+from .web import cfg, get_db, limiter, now
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.app_template_filter("lokaal")
+def local_time(stamp: str | None) -> str:
+    """A stored UTC timestamp as Dutch wall-clock time, e.g. '26-11-2026 07:00'."""
+    if not stamp:
+        return ""
+    return local(parse(stamp)).strftime("%d-%m-%Y %H:%M")
+
+
+@bp.before_request
+def _director_only():
+    me = current_staff()
+    if me is None:
+        return login_manager.unauthorized()
+    if "director" not in me.roles:
+        abort(403)
+    return None
+
+
+def _me():
+    return current_staff()
+
+
+def _actor() -> str:
+    return f"staff:{_me().id}"
+
+
+def _invite_link(token: str) -> str:
+    return f"{cfg().base_url.rstrip('/')}/auth/invite/{token}"
+
+
+def _back(endpoint="admin.staff_list", **kw):
+    return redirect(url_for(endpoint, **kw), code=303)
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+@bp.get("/")
+def staff_list():
+    db, me = get_db(), _me()
+    return render_template(
+        "admin/staff.html", school=schools.get(db, me.school_id),
+        people=staff_mod.list_staff(db, me.school_id),
+        invites=staff_mod.pending_invites(db, me.school_id, now()),
+        warnings=staff_mod.warnings(db, me.school_id), labels=staff_mod.ROLE_LABELS)
+
+
+def _person_or_404(staff_id: int) -> dict:
+    person = staff_mod.get(get_db(), staff_id, _me().school_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+@bp.get("/staff/<int:staff_id>")
+def staff_detail(staff_id):
+    person = _person_or_404(staff_id)
+    return render_template("admin/staff_detail.html", person=person,
+                           passkeys=staff_mod.passkeys_of(get_db(), staff_id),
+                           roles=staff_mod.ROLES, labels=staff_mod.ROLE_LABELS,
+                           is_me=person["id"] == _me().id)
+
+
+@bp.post("/staff/<int:staff_id>/roles")
+def staff_roles(staff_id):
+    _person_or_404(staff_id)
+    try:
+        staff_mod.set_roles(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
+                            roles=request.form.getlist("roles"), actor=_actor())
+        flash("De rollen zijn opgeslagen.")
+    except staff_mod.StaffError as exc:
+        flash(str(exc), "error")
+    return _back("admin.staff_detail", staff_id=staff_id)
+
+
+@bp.post("/staff/<int:staff_id>/details")
+def staff_details(staff_id):
+    _person_or_404(staff_id)
+    try:
+        staff_mod.update_details(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
+                                 display_name=request.form.get("display_name", ""),
+                                 group_name=request.form.get("group_name", ""), actor=_actor())
+        flash("Opgeslagen.")
+    except staff_mod.StaffError as exc:
+        flash(str(exc), "error")
+    return _back("admin.staff_detail", staff_id=staff_id)
+
+
+@bp.post("/staff/<int:staff_id>/deactivate")
+def staff_deactivate(staff_id):
+    _person_or_404(staff_id)
+    try:
+        staff_mod.deactivate(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
+                             actor=_actor(), actor_id=_me().id)
+        flash("Uitgeschakeld. Deze persoon is op alle apparaten uitgelogd.")
+    except staff_mod.StaffError as exc:
+        flash(str(exc), "error")
+    return _back("admin.staff_detail", staff_id=staff_id)
+
+
+@bp.post("/staff/<int:staff_id>/reactivate")
+def staff_reactivate(staff_id):
+    _person_or_404(staff_id)
+    staff_mod.reactivate(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
+                         actor=_actor())
+    flash("Weer ingeschakeld.")
+    return _back("admin.staff_detail", staff_id=staff_id)
+
+
+@bp.post("/staff/<int:staff_id>/passkeys/<int:passkey_id>/revoke")
+def passkey_revoke(staff_id, passkey_id):
+    _person_or_404(staff_id)
+    try:
+        staff_mod.revoke_passkey(get_db(), now(), staff_id=staff_id, passkey_id=passkey_id,
+                                 actor=_actor(), school_id=_me().school_id)
+    except LookupError:
+        abort(404)
+    flash("De passkey werkt niet meer. Deze persoon is op alle apparaten uitgelogd.")
+    return _back("admin.staff_detail", staff_id=staff_id)
+
+
+@bp.post("/staff/<int:staff_id>/reinvite")
+def staff_reinvite(staff_id):
+    _person_or_404(staff_id)
+    try:
+        invite, token = staff_mod.create_invite(get_db(), now(), school_id=_me().school_id,
+                                                staff_id=staff_id, actor=_actor())
+    except staff_mod.StaffError as exc:
+        flash(str(exc), "error")
+        return _back("admin.staff_detail", staff_id=staff_id)
+    return _show_invite(invite, token)
+
+
+# --- invites ----------------------------------------------------------------------------------
+
+@bp.get("/invite")
+def invite_form():
+    return render_template("admin/invite.html", roles=staff_mod.ROLES, labels=staff_mod.ROLE_LABELS,
+                           form={}, error=None)
+
+
+@bp.post("/invite")
+@limiter.limit(lambda: "30/hour")
+def invite_create():
+    form = {"display_name": request.form.get("display_name", ""),
+            "group_name": request.form.get("group_name", ""),
+            "roles": request.form.getlist("roles")}
+    try:
+        invite, token = staff_mod.create_invite(get_db(), now(), school_id=_me().school_id,
+                                                actor=_actor(), **form)
+    except staff_mod.StaffError as exc:
+        return render_template("admin/invite.html", roles=staff_mod.ROLES,
+                               labels=staff_mod.ROLE_LABELS, form=form, error=str(exc)), 400
+    return _show_invite(invite, token)
+
+
+def _show_invite(invite: dict, token: str):
+    """The link is shown once (only its hash is stored); the QR image is served by a route."""
+    return render_template("admin/invite_created.html", invite=invite, link=_invite_link(token),
+                           qr_url=url_for("admin.invite_qr", token=token),
+                           labels=staff_mod.ROLE_LABELS)
+
+
+@bp.get("/invite/qr/<token>.svg")
+def invite_qr(token):
+    invite = staff_mod.find_invite(get_db(), token)
+    if invite is None or invite["school_id"] != _me().school_id \
+            or staff_mod.invite_status(invite, now()) != "valid":
+        abort(404)
+    buf = io.BytesIO()
+    segno.make(_invite_link(token), error="m").save(buf, kind="svg", scale=6, border=4,
+                                                   xmldecl=False, title="QR-code met de uitnodiging")
+    resp = Response(buf.getvalue(), mimetype="image/svg+xml")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/invites/<int:invite_id>/withdraw")
+def invite_withdraw(invite_id):
+    try:
+        staff_mod.withdraw_invite(get_db(), now(), school_id=_me().school_id, invite_id=invite_id,
+                                  actor=_actor())
+    except LookupError:
+        abort(404)
+    flash("De uitnodiging is ingetrokken. De link werkt niet meer.")
+    return _back()
+
+
+# --- school settings --------------------------------------------------------------------------
+
+@bp.get("/settings")
+def settings():
+    school = schools.get(get_db(), _me().school_id)
+    return render_template("admin/settings.html", school=school, form=school, error=None)
+
+
+@bp.post("/settings")
+def settings_save():
+    db = get_db()
+    form = {k: request.form.get(k, "") for k in staff_mod.SETTING_FIELDS}
+    try:
+        changed = staff_mod.update_settings(db, now(), school_id=_me().school_id, values=form,
+                                            actor=_actor())
+    except staff_mod.StaffError as exc:
+        school = schools.get(db, _me().school_id)
+        return render_template("admin/settings.html", school=school, form=form, error=str(exc)), 400
+    flash("De instellingen zijn opgeslagen." if changed else "Er was niets veranderd.")
+    return _back("admin.settings")
+
+
+@bp.get("/holidays")
+def holidays():
+    return render_template("admin/holidays.html", holidays=staff_mod.holidays(get_db(), _me().school_id),
+                           form={}, error=None)
+
+
+@bp.post("/holidays")
+def holiday_add():
+    form = {k: request.form.get(k, "") for k in ("first_day", "last_day", "label")}
+    try:
+        staff_mod.add_holiday(get_db(), now(), school_id=_me().school_id, actor=_actor(), **form)
+    except staff_mod.StaffError as exc:
+        return render_template("admin/holidays.html",
+                               holidays=staff_mod.holidays(get_db(), _me().school_id),
+                               form=form, error=str(exc)), 400
+    flash("De vakantie is toegevoegd.")
+    return _back("admin.holidays")
+
+
+@bp.post("/holidays/<int:holiday_id>/delete")
+def holiday_delete(holiday_id):
+    try:
+        staff_mod.remove_holiday(get_db(), now(), school_id=_me().school_id, holiday_id=holiday_id,
+                                 actor=_actor())
+    except LookupError:
+        abort(404)
+    flash("De vakantie is verwijderd.")
+    return _back("admin.holidays")
+
+
+@bp.get("/audit")
+def audit():
+    return render_template("admin/audit.html", events=staff_mod.audit_events(get_db(), _me().school_id))

@@ -1,0 +1,461 @@
+"""Staff, roles, invites, passkeys and the director's school settings — plain data functions.
+
+No Flask here: routes in `auth.py` and `admin.py` parse input and call these, so the rules
+(who may be invited, the last receiver cannot vanish, an invite works once) are testable alone.
+Every change writes an audit event (who, what, when) in the same transaction; audit details hold
+staff ids and setting names, never child data and never staff names.
+
+Deactivating a person or revoking a passkey deletes that person's server-side sessions in the
+same transaction, so they are logged out everywhere at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from datetime import date, datetime, timedelta
+
+from .clock import iso, parse
+from .db import write
+
+ROLES = ("director", "receiver", "backup", "teacher")
+ROLE_LABELS = {"director": "directeur", "receiver": "ontvanger", "backup": "achterwacht",
+               "teacher": "leerkracht / mentor"}
+INVITE_TTL = timedelta(hours=72)
+HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class StaffError(ValueError):
+    """A request the rules refuse; the message is Dutch and safe to show to the director."""
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def audit(db, now: datetime, school_id: int | None, actor: str, action: str, detail: str = "") -> None:
+    db["audit_events"].insert({"school_id": school_id, "actor": actor, "action": action,
+                               "detail": detail, "at": iso(now)})
+
+
+def audit_events(db, school_id: int, limit: int = 50) -> list[dict]:
+    return list(db.query("SELECT * FROM audit_events WHERE school_id = ? ORDER BY id DESC LIMIT ?",
+                         (school_id, limit)))
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not 1 <= len(name) <= 100:
+        raise StaffError("Vul een naam in van 1 tot 100 tekens.")
+    return name
+
+
+def _clean_group(group: str) -> str:
+    group = " ".join((group or "").split())
+    if len(group) > 40:
+        raise StaffError("Groep of klas mag hoogstens 40 tekens zijn.")
+    return group
+
+
+def _clean_roles(roles) -> list[str]:
+    roles = sorted({r for r in roles if r})
+    bad = [r for r in roles if r not in ROLES]
+    if bad or not roles:
+        raise StaffError("Kies minstens één geldige rol.")
+    return roles
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+def roles_of(db, staff_id: int) -> set[str]:
+    return {r["role"] for r in db.query("SELECT role FROM staff_roles WHERE staff_id = ?", (staff_id,))}
+
+
+def get(db, staff_id: int, school_id: int | None = None) -> dict | None:
+    """One staff member, optionally only if they belong to `school_id` (cross-school guard)."""
+    sql, args = "SELECT * FROM staff WHERE id = ?", [staff_id]
+    if school_id is not None:
+        sql += " AND school_id = ?"
+        args.append(school_id)
+    rows = list(db.query(sql, args))
+    if not rows:
+        return None
+    row = rows[0]
+    row["roles"] = roles_of(db, row["id"])
+    return row
+
+
+def by_user_handle(db, handle: bytes) -> dict | None:
+    rows = list(db.query("SELECT id FROM staff WHERE user_handle = ?", (handle,)))
+    return get(db, rows[0]["id"]) if rows else None
+
+
+def list_staff(db, school_id: int) -> list[dict]:
+    rows = list(db.query("SELECT * FROM staff WHERE school_id = ? ORDER BY active DESC, "
+                         "display_name COLLATE NOCASE", (school_id,)))
+    for row in rows:
+        row["roles"] = roles_of(db, row["id"])
+        row["passkey_count"] = db.conn.execute(
+            "SELECT count(*) FROM passkeys WHERE staff_id = ? AND revoked_at IS NULL",
+            (row["id"],)).fetchone()[0]
+    return rows
+
+
+def _count_active_with_role(db, school_id: int, role: str, excluding: int | None = None) -> int:
+    sql = ("SELECT count(*) FROM staff s JOIN staff_roles r ON r.staff_id = s.id "
+           "WHERE s.school_id = ? AND s.active = 1 AND r.role = ?")
+    args = [school_id, role]
+    if excluding is not None:
+        sql += " AND s.id != ?"
+        args.append(excluding)
+    return db.conn.execute(sql, args).fetchone()[0]
+
+
+def warnings(db, school_id: int) -> list[str]:
+    """What the director should fix: no receiver is a hard gap, no backup a soft one."""
+    out = []
+    if _count_active_with_role(db, school_id, "receiver") == 0:
+        out.append("Er is nog geen ontvanger. Zonder ontvanger leest niemand de signalen.")
+    if _count_active_with_role(db, school_id, "backup") == 0:
+        out.append("Er is geen achterwacht. Als de ontvanger afwezig is, krijgt niemand bericht.")
+    return out
+
+
+def _guard_last(db, school_id: int, staff_id: int, losing: set[str]) -> None:
+    """Refuse a change that leaves the school without an active director or receiver."""
+    for role, message in (("director", "Er moet minstens één actieve directeur blijven."),
+                          ("receiver", "Er moet minstens één ontvanger blijven. "
+                                       "Wijs eerst iemand anders aan als ontvanger.")):
+        if role in losing and _count_active_with_role(db, school_id, role) > 0 \
+                and _count_active_with_role(db, school_id, role, excluding=staff_id) == 0:
+            raise StaffError(message)
+
+
+def set_roles(db, now, *, school_id: int, staff_id: int, roles, actor: str) -> set[str]:
+    roles = set(_clean_roles(roles))
+    with write(db):
+        person = get(db, staff_id, school_id)
+        if person is None:
+            raise LookupError(staff_id)
+        if person["active"]:
+            _guard_last(db, school_id, staff_id, person["roles"] - roles)
+        db.conn.execute("DELETE FROM staff_roles WHERE staff_id = ?", (staff_id,))
+        for role in sorted(roles):
+            db.conn.execute("INSERT INTO staff_roles (staff_id, role) VALUES (?, ?)", (staff_id, role))
+        audit(db, now, school_id, actor, "staff.roles", f"staff:{staff_id} roles={','.join(sorted(roles))}")
+    return roles
+
+
+def update_details(db, now, *, school_id: int, staff_id: int, display_name: str, group_name: str,
+                   actor: str) -> None:
+    display_name, group_name = _clean_name(display_name), _clean_group(group_name)
+    with write(db):
+        cur = db.conn.execute("UPDATE staff SET display_name = ?, group_name = ? "
+                              "WHERE id = ? AND school_id = ?",
+                              (display_name, group_name, staff_id, school_id))
+        if cur.rowcount != 1:
+            raise LookupError(staff_id)
+        audit(db, now, school_id, actor, "staff.details", f"staff:{staff_id}")
+
+
+def end_sessions(db, staff_id: int, *, keep_id_hash: str | None = None) -> int:
+    """Log a person out everywhere (optionally keeping the session making the request)."""
+    cur = db.conn.execute("DELETE FROM web_sessions WHERE staff_id = ? AND id_hash IS NOT ?",
+                          (staff_id, keep_id_hash))
+    return cur.rowcount
+
+
+def deactivate(db, now, *, school_id: int, staff_id: int, actor: str, actor_id: int | None = None) -> None:
+    if actor_id == staff_id:
+        raise StaffError("Je kunt jezelf niet uitschakelen.")
+    with write(db):
+        person = get(db, staff_id, school_id)
+        if person is None:
+            raise LookupError(staff_id)
+        if not person["active"]:
+            return
+        _guard_last(db, school_id, staff_id, person["roles"])
+        db.conn.execute("UPDATE staff SET active = 0 WHERE id = ?", (staff_id,))
+        end_sessions(db, staff_id)
+        # An open re-invite for this person must not bring them back silently.
+        db.conn.execute("UPDATE invites SET withdrawn_at = ? WHERE staff_id = ? AND used_at IS NULL "
+                        "AND withdrawn_at IS NULL", (iso(now), staff_id))
+        audit(db, now, school_id, actor, "staff.deactivated", f"staff:{staff_id}")
+
+
+def reactivate(db, now, *, school_id: int, staff_id: int, actor: str) -> None:
+    with write(db):
+        cur = db.conn.execute("UPDATE staff SET active = 1 WHERE id = ? AND school_id = ?",
+                              (staff_id, school_id))
+        if cur.rowcount != 1:
+            raise LookupError(staff_id)
+        audit(db, now, school_id, actor, "staff.reactivated", f"staff:{staff_id}")
+
+
+# --- invites ----------------------------------------------------------------------------------
+
+def create_invite(db, now, *, school_id: int, display_name: str = "", group_name: str = "",
+                  roles=(), actor: str, staff_id: int | None = None) -> tuple[dict, str]:
+    """Make a one-time enrolment link token (returned once; only its SHA-256 is stored).
+
+    With `staff_id` it is a re-invite: the new passkey is added to that existing person (lost
+    phone) and name and roles stay as they are.
+    """
+    if staff_id is not None:
+        person = get(db, staff_id, school_id)
+        if person is None:
+            raise LookupError(staff_id)
+        if not person["active"]:
+            raise StaffError("Deze persoon is uitgeschakeld. Schakel eerst weer in.")
+        display_name, group_name, handle = person["display_name"], person["group_name"], person["user_handle"]
+        roles = sorted(person["roles"])
+    else:
+        display_name, group_name = _clean_name(display_name), _clean_group(group_name)
+        roles = _clean_roles(roles)
+        handle = os.urandom(32)
+    token = secrets.token_urlsafe(32)
+    with write(db):
+        if not db.conn.execute("SELECT 1 FROM schools WHERE id = ?", (school_id,)).fetchone():
+            raise LookupError(school_id)
+        invite_id = db["invites"].insert({
+            "school_id": school_id, "token_hash": token_hash(token), "user_handle": handle,
+            "staff_id": staff_id, "display_name": display_name, "group_name": group_name,
+            "roles": ",".join(roles), "created_by": actor, "created_at": iso(now),
+            "expires_at": iso(now + INVITE_TTL)}).last_pk
+        audit(db, now, school_id, actor, "invite.created",
+              f"invite:{invite_id} roles={','.join(roles)}" + (f" staff:{staff_id}" if staff_id else ""))
+    return get_invite(db, invite_id), token
+
+
+def get_invite(db, invite_id: int, school_id: int | None = None) -> dict | None:
+    sql, args = "SELECT * FROM invites WHERE id = ?", [invite_id]
+    if school_id is not None:
+        sql += " AND school_id = ?"
+        args.append(school_id)
+    rows = list(db.query(sql, args))
+    return rows[0] if rows else None
+
+
+def invite_status(invite: dict | None, now: datetime) -> str:
+    """'valid', 'used', 'withdrawn', 'expired' or 'unknown' — for a calm page, not an error."""
+    if invite is None:
+        return "unknown"
+    if invite["used_at"]:
+        return "used"
+    if invite["withdrawn_at"]:
+        return "withdrawn"
+    if parse(invite["expires_at"]) <= now:
+        return "expired"
+    return "valid"
+
+
+def find_invite(db, token: str) -> dict | None:
+    if not token or len(token) > 100:
+        return None
+    rows = list(db.query("SELECT * FROM invites WHERE token_hash = ?", (token_hash(token),)))
+    if rows and hmac.compare_digest(rows[0]["token_hash"], token_hash(token)):
+        return rows[0]
+    return None
+
+
+def pending_invites(db, school_id: int, now: datetime) -> list[dict]:
+    return list(db.query("SELECT * FROM invites WHERE school_id = ? AND used_at IS NULL AND "
+                         "withdrawn_at IS NULL AND expires_at > ? ORDER BY id", (school_id, iso(now))))
+
+
+def withdraw_invite(db, now, *, school_id: int, invite_id: int, actor: str) -> None:
+    with write(db):
+        cur = db.conn.execute("UPDATE invites SET withdrawn_at = ? WHERE id = ? AND school_id = ? "
+                              "AND used_at IS NULL AND withdrawn_at IS NULL",
+                              (iso(now), invite_id, school_id))
+        if cur.rowcount != 1:
+            raise LookupError(invite_id)
+        audit(db, now, school_id, actor, "invite.withdrawn", f"invite:{invite_id}")
+
+
+def redeem_invite(db, now, *, invite_id: int, credential_id: bytes, public_key: bytes,
+                  sign_count: int, passkey_name: str = "") -> dict:
+    """Use an invite exactly once: make (or extend) the person and store their first passkey.
+
+    The guarded UPDATE makes two simultaneous enrolments with one link give one person.
+    """
+    with write(db):
+        cur = db.conn.execute("UPDATE invites SET used_at = ? WHERE id = ? AND used_at IS NULL AND "
+                              "withdrawn_at IS NULL AND expires_at > ?",
+                              (iso(now), invite_id, iso(now)))
+        if cur.rowcount != 1:
+            raise StaffError("Deze uitnodiging is niet meer geldig.")
+        invite = get_invite(db, invite_id)
+        if invite["staff_id"] is not None:
+            staff_id = invite["staff_id"]
+            if not db.conn.execute("SELECT active FROM staff WHERE id = ?", (staff_id,)).fetchone()[0]:
+                raise StaffError("Deze uitnodiging is niet meer geldig.")
+        else:
+            staff_id = db["staff"].insert({
+                "school_id": invite["school_id"], "display_name": invite["display_name"],
+                "group_name": invite["group_name"], "user_handle": invite["user_handle"],
+                "active": 1, "created_at": iso(now)}).last_pk
+            for role in filter(None, invite["roles"].split(",")):
+                db.conn.execute("INSERT INTO staff_roles (staff_id, role) VALUES (?, ?)", (staff_id, role))
+        passkey_id = _insert_passkey(db, now, staff_id, credential_id, public_key, sign_count, passkey_name)
+        audit(db, now, invite["school_id"], f"staff:{staff_id}", "invite.used",
+              f"invite:{invite_id} staff:{staff_id} passkey:{passkey_id}")
+    return get(db, staff_id)
+
+
+# --- passkeys ---------------------------------------------------------------------------------
+
+def _clean_passkey_name(name: str, now: datetime) -> str:
+    name = " ".join((name or "").split())[:60]
+    return name or f"Passkey van {now.date().isoformat()}"
+
+
+def _insert_passkey(db, now, staff_id, credential_id, public_key, sign_count, name) -> int:
+    if db.conn.execute("SELECT 1 FROM passkeys WHERE credential_id = ?", (credential_id,)).fetchone():
+        raise StaffError("Deze passkey is al in gebruik.")
+    return db["passkeys"].insert({
+        "staff_id": staff_id, "credential_id": credential_id, "public_key": public_key,
+        "sign_count": sign_count, "name": _clean_passkey_name(name, now),
+        "created_at": iso(now)}).last_pk
+
+
+def add_passkey(db, now, *, staff_id: int, credential_id: bytes, public_key: bytes,
+                sign_count: int, name: str = "") -> int:
+    with write(db):
+        person = get(db, staff_id)
+        if person is None or not person["active"]:
+            raise StaffError("Dit account is niet actief.")
+        pid = _insert_passkey(db, now, staff_id, credential_id, public_key, sign_count, name)
+        audit(db, now, person["school_id"], f"staff:{staff_id}", "passkey.added",
+              f"staff:{staff_id} passkey:{pid}")
+    return pid
+
+
+def passkeys_of(db, staff_id: int, include_revoked: bool = False) -> list[dict]:
+    sql = "SELECT * FROM passkeys WHERE staff_id = ?"
+    if not include_revoked:
+        sql += " AND revoked_at IS NULL"
+    return list(db.query(sql + " ORDER BY id", (staff_id,)))
+
+
+def passkey_by_credential_id(db, credential_id: bytes) -> dict | None:
+    """A usable passkey (not revoked, owner active) with its owner's handle, or None."""
+    rows = list(db.query(
+        "SELECT p.*, s.user_handle, s.school_id, s.active FROM passkeys p "
+        "JOIN staff s ON s.id = p.staff_id WHERE p.credential_id = ?", (credential_id,)))
+    if not rows or rows[0]["revoked_at"] or not rows[0]["active"]:
+        return None
+    return rows[0]
+
+
+def record_use(db, now, passkey_id: int, old_count: int, new_count: int) -> bool:
+    """Store the new sign count, guarded by the old one, so two parallel logins can't both pass."""
+    with write(db):
+        cur = db.conn.execute("UPDATE passkeys SET sign_count = ?, last_used_at = ? WHERE id = ? "
+                              "AND sign_count = ? AND revoked_at IS NULL",
+                              (new_count, iso(now), passkey_id, old_count))
+        return cur.rowcount == 1
+
+
+def rename_passkey(db, now, *, staff_id: int, passkey_id: int, name: str) -> None:
+    with write(db):
+        cur = db.conn.execute("UPDATE passkeys SET name = ? WHERE id = ? AND staff_id = ? "
+                              "AND revoked_at IS NULL",
+                              (_clean_passkey_name(name, now), passkey_id, staff_id))
+        if cur.rowcount != 1:
+            raise LookupError(passkey_id)
+
+
+def revoke_passkey(db, now, *, staff_id: int, passkey_id: int, actor: str, school_id: int,
+                   keep_session_hash: str | None = None, allow_last: bool = True) -> None:
+    """Revoke a passkey and end the owner's sessions (all, or all but the caller's own)."""
+    with write(db):
+        if get(db, staff_id, school_id) is None:
+            raise LookupError(staff_id)
+        live = [p["id"] for p in passkeys_of(db, staff_id)]
+        if passkey_id not in live:
+            raise LookupError(passkey_id)
+        if not allow_last and len(live) == 1:
+            raise StaffError("Dit is je enige passkey. Voeg eerst een andere toe, "
+                             "anders kun je niet meer inloggen.")
+        db.conn.execute("UPDATE passkeys SET revoked_at = ? WHERE id = ?", (iso(now), passkey_id))
+        end_sessions(db, staff_id, keep_id_hash=keep_session_hash)
+        audit(db, now, school_id, actor, "passkey.revoked", f"staff:{staff_id} passkey:{passkey_id}")
+
+
+# --- school settings (director) ---------------------------------------------------------------
+
+SETTING_FIELDS = ("type", "start_time", "escalation_time", "escalation_delay_minutes",
+                  "quiet_start", "quiet_end", "receipt_contact")
+
+
+def update_settings(db, now, *, school_id: int, values: dict, actor: str) -> list[str]:
+    """Validate all fields first, then store them in one go; returns the names that changed."""
+    clean: dict = {}
+    if values.get("type") not in ("po", "vo"):
+        raise StaffError("Kies het schooltype: PO of VO.")
+    clean["type"] = values["type"]
+    for name, label in (("start_time", "Begintijd school"), ("escalation_time", "Escalatietijd"),
+                        ("quiet_start", "Begin rusttijd"), ("quiet_end", "Einde rusttijd")):
+        text = (values.get(name) or "").strip()
+        if not HHMM_RE.match(text):
+            raise StaffError(f"{label}: vul een tijd in als 08:30.")
+        clean[name] = text
+    try:
+        delay = int(str(values.get("escalation_delay_minutes", "")).strip())
+    except ValueError:
+        raise StaffError("Escalatie overdag: vul een aantal minuten in.") from None
+    if not 5 <= delay <= 240:
+        raise StaffError("Escalatie overdag: kies tussen 5 en 240 minuten.")
+    clean["escalation_delay_minutes"] = delay
+    contact = (values.get("receipt_contact") or "").strip()
+    if len(contact) > 500:
+        raise StaffError("Contact voor de gemeente mag hoogstens 500 tekens zijn.")
+    clean["receipt_contact"] = contact
+    if clean["escalation_time"] > clean["start_time"]:
+        raise StaffError("De escalatietijd moet vóór of op de begintijd van de school liggen.")
+    with write(db):
+        rows = list(db.query("SELECT * FROM schools WHERE id = ?", (school_id,)))
+        if not rows:
+            raise LookupError(school_id)
+        changed = [k for k in SETTING_FIELDS if rows[0][k] != clean[k]]
+        if changed:
+            db["schools"].update(school_id, clean)
+            audit(db, now, school_id, actor, "settings.changed", "fields=" + ",".join(changed))
+    return changed
+
+
+def holidays(db, school_id: int) -> list[dict]:
+    return list(db.query("SELECT * FROM holidays WHERE school_id = ? ORDER BY first_day", (school_id,)))
+
+
+def add_holiday(db, now, *, school_id: int, first_day: str, last_day: str, label: str,
+                actor: str) -> int:
+    try:
+        first, last = date.fromisoformat(first_day.strip()), date.fromisoformat(last_day.strip())
+    except (ValueError, AttributeError):
+        raise StaffError("Vul twee geldige datums in.") from None
+    if last < first:
+        raise StaffError("De laatste dag ligt vóór de eerste dag.")
+    if (last - first).days > 366:
+        raise StaffError("Een vakantie duurt hoogstens een jaar.")
+    label = " ".join((label or "").split())[:60]
+    with write(db):
+        hid = db["holidays"].insert({"school_id": school_id, "first_day": first.isoformat(),
+                                     "last_day": last.isoformat(), "label": label}).last_pk
+        audit(db, now, school_id, actor, "holiday.added",
+              f"holiday:{hid} {first.isoformat()}..{last.isoformat()}")
+    return hid
+
+
+def remove_holiday(db, now, *, school_id: int, holiday_id: int, actor: str) -> None:
+    with write(db):
+        cur = db.conn.execute("DELETE FROM holidays WHERE id = ? AND school_id = ?",
+                              (holiday_id, school_id))
+        if cur.rowcount != 1:
+            raise LookupError(holiday_id)
+        audit(db, now, school_id, actor, "holiday.removed", f"holiday:{holiday_id}")

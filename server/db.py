@@ -260,6 +260,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         UPDATE main.signals SET expires_at = strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+7 days')
             WHERE expires_at IS NULL;
         CREATE INDEX main.signals_state_expires ON signals(state, expires_at);
+    """),
     ("0100_auth", """
         CREATE TABLE main.passkeys (
             id INTEGER PRIMARY KEY,

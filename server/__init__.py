@@ -49,6 +49,8 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     from . import admin, auth
     auth.init_app(app)  # server-side sessions, Flask-Login, CSRF (API exempt), /auth
     app.register_blueprint(admin.bp)
+    from . import push_routes
+    app.register_blueprint(push_routes.bp)
 
     @app.get("/healthz")
     def healthz():

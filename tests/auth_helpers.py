@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from server import staff as staff_mod
-from webauthn_soft import SoftAuthenticator
+from .webauthn_soft import SoftAuthenticator
 
 META_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 INPUT_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auth_helpers import Device, enrolled, invite
+from .auth_helpers import Device, enrolled, invite
 from server import schools
 from server import staff as staff_mod
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from auth_helpers import Device, enrolled, invite
+from .auth_helpers import Device, enrolled, invite
 from server import staff as staff_mod
 from server.auth import GENERIC_FAIL
-from webauthn_soft import b64u
+from .webauthn_soft import b64u
 
 
 def staff_count(db):

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from auth_helpers import Device, enrolled, invite
+from .auth_helpers import Device, enrolled, invite
 from server import staff as staff_mod
 from server.auth import current_staff, role_required, step_up_required
 

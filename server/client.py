@@ -99,16 +99,21 @@ class Response:
     body: object = None
     retry_after: float | None = None
     problem: str | None = None
+    attempts: int = 1
 
 
 class Client:
     """A thin client for the municipality API v1. `sleep` is injectable so tests never wait."""
 
     def __init__(self, url: str, token: str, *, timeout: float = 15.0, retries: int = 4,
-                 backoff: float = 1.0, sleep=time.sleep):
+                 backoff: float = 1.0, min_interval: float = 0.1, sleep=time.sleep,
+                 monotonic=time.monotonic):
         self.url = check_url(url)
         self._token = token
         self.timeout, self.retries, self.backoff, self.sleep = timeout, retries, backoff, sleep
+        # Pace requests (default at most 10 a second) so a batch stays under the server's rate
+        # limit instead of running into 429s and their long Retry-After.
+        self.min_interval, self._monotonic, self._last = min_interval, monotonic, None
         handlers = [urllib.request.HTTPRedirectHandler()]
         if urlsplit(self.url).hostname in LOCAL_HOSTS:
             handlers.append(urllib.request.ProxyHandler({}))
@@ -118,6 +123,11 @@ class Client:
         return f"Client({self.url!r})"
 
     def _once(self, method: str, path: str, body: bytes | None = None) -> Response:
+        if self._last is not None and self.min_interval > 0:
+            gap = self.min_interval - (self._monotonic() - self._last)
+            if gap > 0:
+                self.sleep(gap)
+        self._last = self._monotonic()
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json",
                    "User-Agent": "hwc-inbox-client/1"}
         if body is not None:
@@ -143,15 +153,19 @@ class Client:
             pass
         return Response(status, parsed, retry_after)
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[Response, int]:
-        """One call with retries on no answer, 429 and 5xx; returns (last response, attempts)."""
-        attempt = 0
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[Response, bool]:
+        """One call with retries on no answer, 429 and 5xx. Returns (last response, unsure):
+        `unsure` is True when an earlier attempt may have reached the server (no answer, or a
+        gateway error) — then a later 'already there' is really our own first attempt."""
+        attempt, unsure = 0, False
         while True:
             attempt += 1
             resp = self._once(method, path, body)
             if (resp.status is not None and resp.status not in RETRY_STATUSES) \
                     or attempt > self.retries:
-                return resp, attempt
+                resp.attempts = attempt
+                return resp, unsure
+            unsure = unsure or resp.status in (None, 500, 502, 504)
             wait = min(self.backoff * 2 ** (attempt - 1), MAX_WAIT)
             if resp.retry_after is not None:
                 wait = min(max(wait, resp.retry_after), MAX_WAIT)
@@ -170,13 +184,14 @@ class Client:
         payload = {"school": signal.school, "reference": signal.reference,
                    "child": {"name": signal.name, "birth_date": signal.birth_date.isoformat()}}
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        resp, attempts = self.request("POST", "/api/v1/signals", body)
+        resp, unsure = self.request("POST", "/api/v1/signals", body)
+        attempts = resp.attempts
         outcome = Outcome(reference=signal.reference, signal=signal, attempts=attempts)
         if resp.status == 201:
             outcome.status = ACCEPTED
         elif resp.status == 200:
             # A retry after a lost answer finds our own first attempt: that is still 'accepted'.
-            outcome.status = ACCEPTED if attempts > 1 else ALREADY
+            outcome.status = ACCEPTED if unsure else ALREADY
         elif resp.status == 401:
             outcome.status, outcome.reason = FAILED, "the server refused the token (401)"
         elif resp.status is None or resp.status in RETRY_STATUSES:
@@ -230,7 +245,7 @@ def _reason(resp: Response) -> str:
 class Row:
     """One input signal before validation; `where` says where it came from (row 4, item 2)."""
     where: str
-    payload: object
+    payload: object = field(repr=False)  # holds the child's name: never in a traceback
 
 
 @dataclass
@@ -241,6 +256,7 @@ class Outcome:
     where: str = ""
     signal: intake.Signal | None = field(default=None, repr=False)
     attempts: int = 0
+    row: Row | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -352,17 +368,18 @@ def prepare(rows: list[Row], today) -> tuple[list[tuple[Row, intake.Signal]], li
         reference = row.payload.get("reference") if isinstance(row.payload, dict) else None
         reference = reference if isinstance(reference, str) else None
         if row.payload is None:
-            refused.append(Outcome(reference, REFUSED, "wrong number of columns", row.where))
+            refused.append(Outcome(reference, REFUSED, "wrong number of columns", row.where,
+                                   row=row))
             continue
         try:
             signal = intake.validate(row.payload, today)
         except intake.Invalid as exc:
             reason = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details)
-            refused.append(Outcome(reference, REFUSED, reason, row.where))
+            refused.append(Outcome(reference, REFUSED, reason, row.where, row=row))
             continue
         if signal.reference in seen:
             refused.append(Outcome(reference, REFUSED, "reference appears earlier in this input",
-                                   row.where, signal))
+                                   row.where, signal, row=row))
             continue
         seen.add(signal.reference)
         good.append((row, signal))
@@ -373,19 +390,19 @@ def send_many(client: Client, rows: list[Row], today=None) -> list[Outcome]:
     """Validate all, send the valid ones; outcomes in input order. After a 401 nothing more is
     sent (every further call would be refused the same way)."""
     good, refused = prepare(rows, today or local_today())
-    order = {row.where: i for i, row in enumerate(rows)}
+    order = {id(row): i for i, row in enumerate(rows)}
     results = list(refused)
     stop = False
     for row, signal in good:
         if stop:
             outcome = Outcome(signal.reference, FAILED, "not sent (the token was refused)",
-                              row.where, signal)
+                              row.where, signal, row=row)
         else:
             outcome = client.send(signal)
-            outcome.where = row.where
+            outcome.where, outcome.row = row.where, row
             stop = outcome.status == FAILED and "401" in (outcome.reason or "")
         results.append(outcome)
-    return sorted(results, key=lambda o: order.get(o.where, 0))
+    return sorted(results, key=lambda o: order[id(o.row)])
 
 
 def summary(outcomes: list[Outcome]) -> str:

@@ -186,7 +186,8 @@ class Client:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         resp, unsure = self.request("POST", "/api/v1/signals", body)
         attempts = resp.attempts
-        outcome = Outcome(reference=signal.reference, signal=signal, attempts=attempts)
+        outcome = Outcome(reference=signal.reference, signal=signal, attempts=attempts,
+                          http_status=resp.status)
         if resp.status == 201:
             outcome.status = ACCEPTED
         elif resp.status == 200:
@@ -257,6 +258,7 @@ class Outcome:
     signal: intake.Signal | None = field(default=None, repr=False)
     attempts: int = 0
     row: Row | None = field(default=None, repr=False)
+    http_status: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -400,7 +402,7 @@ def send_many(client: Client, rows: list[Row], today=None) -> list[Outcome]:
         else:
             outcome = client.send(signal)
             outcome.where, outcome.row = row.where, row
-            stop = outcome.status == FAILED and "401" in (outcome.reason or "")
+            stop = outcome.http_status == 401
         results.append(outcome)
     return sorted(results, key=lambda o: order[id(o.row)])
 

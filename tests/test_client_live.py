@@ -134,7 +134,8 @@ def test_send_csv_then_rerun(server):
 
     one = hwc("receipts", "--url", server["url"], "--reference", "GEM-2026-001",
               "--reference", "GEM-2026-015", token=server["token"])
-    assert "GEM-2026-001  received" in one.stdout and "unknown (none or purged)" in one.stdout
+    assert one.stdout.splitlines()[1].split()[:2] == ["GEM-2026-001", "received"]
+    assert one.stdout.splitlines()[2].startswith("GEM-2026-015  unknown (none or purged)")
 
     # No child's name or birth date anywhere: tool output, or the server's log.
     everything = (first.stdout + first.stderr + again.stdout + again.stderr + receipts.stdout
@@ -169,3 +170,49 @@ def test_send_one_from_flags_with_token_file_and_verbose(server):
     assert bad.stdout.strip() == "GEM-FLAG-1: failed — the server refused the token (401)"
     assert hwc("send", "--url", server["url"], "--school", "12AB").returncode != 0  # no token
     assert "--token " not in hwc("send", "--help").stdout  # there is no such option
+
+
+@pytest.mark.slow
+def test_send_works_against_the_demo(tmp_path):
+    import signal as signal_mod
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HWC_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "demo", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        token = send_line = None
+        for _ in range(60):  # the demo prints its instructions first, then serves
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if line.strip().startswith("export HWC_TOKEN="):
+                token = line.strip().split("=", 1)[1]
+            if line.strip().startswith("hwc-inbox send"):
+                send_line = line.strip()
+                break
+        assert token and send_line, "the demo did not print a token and a send command"
+        url = f"http://localhost:{port}"
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        import shlex
+        args = shlex.split(send_line)[1:]
+        sent = hwc(*args, token=token)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert sent.stdout.strip() == "DEMO-2: accepted"
+        shown = hwc("receipts", "--url", url, "--reference", "DEMO-2", token=token)
+        assert shown.stdout.splitlines()[1].split()[:2] == ["DEMO-2", "received"]
+    finally:
+        proc.send_signal(signal_mod.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()

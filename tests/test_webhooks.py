@@ -309,3 +309,23 @@ def test_cli_registers_a_webhook_and_shows_the_secret_once(app, db, data_dir, sc
                                    "--webhook", "http://plat.example.nl/hwc"])
     assert bad.exit_code != 0 and "https" in bad.output
     assert "Gemeente Plat" not in {m["name"] for m in municipalities.all_municipalities(db)}
+
+
+def test_the_verifying_snippet_in_the_docs_works():
+    """The municipality copies this code; it must accept our signatures and refuse others."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "municipality.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S)
+                   if "def verify" in block)
+    scope: dict = {}
+    exec(compile(snippet, "docs/municipality.md", "exec"), scope)
+    body = webhooks.payload({"id": 7, "created_at": "2026-11-23T06:41:00Z",
+                             "receipt": json.dumps({"reference": "R-1", "status": "opened"})})
+    header = webhooks.sign("whsec_doc", body, 1_800_000_000)
+    assert scope["verify"]("whsec_doc", body, header, now=1_800_000_010)
+    assert not scope["verify"]("whsec_doc", body.replace(b"opened", b"closed"), header,
+                               now=1_800_000_010)
+    assert not scope["verify"]("whsec_doc", body, header, now=1_800_000_000 + 301)
+    assert not scope["verify"]("whsec_other", body, header, now=1_800_000_010)

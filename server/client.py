@@ -45,6 +45,7 @@ CSV_COLUMNS = ("school", "reference", "name", "birth_date")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_WAIT = 60.0
+MAX_BODY = 4 * 1024 * 1024  # a receipt list of 1000 is ~250 KB
 
 
 class ClientError(Exception):
@@ -135,9 +136,9 @@ class Client:
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:
-                status, raw, headers_in = resp.status, resp.read(), resp.headers
+                status, raw, headers_in = resp.status, resp.read(MAX_BODY), resp.headers
         except urllib.error.HTTPError as exc:
-            status, raw, headers_in = exc.code, exc.read(), exc.headers
+            status, raw, headers_in = exc.code, exc.read(MAX_BODY), exc.headers
             exc.close()
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)

@@ -198,7 +198,7 @@ def svg_chart(rows: list[dict], *, title: str = "Signalen per maand", width: int
     string. No script, no style attributes (the CSP forbids inline style): colours come from
     classes `chart-received` / `chart-before-start` in app.css, with presentation-attribute
     fallbacks. Every text is escaped; the chart has a title and a text alternative."""
-    pad_left, pad_bottom, pad_top = 28, 22, 10
+    pad_left, pad_bottom, pad_top = 28, 22, 24
     plot_w, plot_h = width - pad_left - 4, height - pad_bottom - pad_top
     top = max([1] + [r["received"] for r in rows] + [r["opened_before_start"] for r in rows])
     slot = plot_w / max(1, len(rows))
@@ -223,6 +223,13 @@ def svg_chart(rows: list[dict], *, title: str = "Signalen per maand", width: int
         f'<text class="chart-label" x="{pad_left - 4}" y="{pad_top + plot_h}" text-anchor="end" '
         f'font-size="10">0</text>',
     ]
+    legend_x = pad_left
+    for cls, fill, label in (("chart-received", "#3b6ea5", "ontvangen"),
+                             ("chart-before-start", "#6aa84f", "geopend voor schooltijd")):
+        parts.append(f'<rect class="{cls}" x="{legend_x}" y="4" width="10" height="10" '
+                     f'fill="{fill}"/><text class="chart-label" x="{legend_x + 14}" y="13" '
+                     f'font-size="10">{esc(label)}</text>')
+        legend_x += 14 + 7 * len(label) + 16
     for i, row in enumerate(rows):
         x = pad_left + i * slot + slot * 0.1
         for j, (key, cls, fill, label) in enumerate((

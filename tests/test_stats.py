@@ -146,6 +146,8 @@ def test_svg_chart_is_escaped_and_has_no_style_or_script(db, seeded):
     rows = stats.monthly_rows(db, seeded["school"]["id"], "2026-11", "2026-12")
     svg = stats.svg_chart(rows, title='Signalen <script>alert("x")</script> & meer')
     assert svg.startswith("<svg") and svg.endswith("</svg>")
+    import xml.etree.ElementTree as ET
+    ET.fromstring(svg)  # well-formed XML, so it can be inlined in HTML or served as image/svg+xml
     assert "<script" not in svg and "&lt;script&gt;" in svg and "&amp; meer" in svg
     assert "style=" not in svg and "onload" not in svg
     assert "14 signalen ontvangen, waarvan 8 geopend voor schooltijd, over 2 maanden" in svg

@@ -8,8 +8,6 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, Response
-
 from . import config as config_mod
 from . import db as db_mod
 from .clock import SystemClock
@@ -18,6 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = None) -> Flask:
+    # Flask is imported here, not at the top, so `server.client` (the municipality's send tool,
+    # importable by other programs) does not drag in the web framework.
+    from flask import Flask, Response
+
+    from . import webhooks  # noqa: F401  (registers the receipt-webhook delivery job)
+
     cfg = config_mod.load(overrides, env=env)
     db_mod.init_data_dir(cfg.data_dir)  # idempotent; also runs migrations
 

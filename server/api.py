@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from . import intake, municipalities, push, schools, signals
-from .clock import local
+from . import intake, municipalities, push, schools, signals, stats
+from .clock import LOCAL_TZ, iso, local, parse
 from .openapi import openapi_document
 from .web import cfg, get_db, limiter, now
 
@@ -151,6 +152,77 @@ def get_receipt(reference: str):
     if not rows:
         return error(404, "no signal with that reference")
     return jsonify(signals.receipt(rows[0]))
+
+
+RECEIPT_LIST_MAX = 1000
+RECEIPT_LIST_DEFAULT_DAYS = 7
+
+
+def _since_param(text: str | None):
+    """`since` as a UTC timestamp string: a full timestamp, or a date meaning local midnight."""
+    if text is None or text == "":
+        return iso(now() - timedelta(days=RECEIPT_LIST_DEFAULT_DAYS))
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return iso(datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ))
+        return iso(parse(text))
+    except ValueError:
+        return None
+
+
+@bp.get("/signals")
+@limiter.limit(_rate_limit)
+def list_receipts():
+    """Receipts of this token's signals that changed since a moment (default: the last 7 days)."""
+    unknown = sorted(set(request.args) - {"since"})
+    if unknown:
+        return error(422, "invalid query", [{"field": "query", "message":
+                                             "only the parameter since is allowed"}])
+    since = _since_param(request.args.get("since"))
+    if since is None:
+        return error(422, "invalid query", [{"field": "since", "message":
+                                             "must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"}])
+    try:
+        rows = list(get_db().query(
+            "SELECT * FROM signals WHERE municipality_id = ? AND updated_at >= ?"
+            " ORDER BY received_at, reference LIMIT ?",
+            (g.municipality["id"], since, RECEIPT_LIST_MAX + 1)))
+    except sqlite3.Error:
+        return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
+    return jsonify({"since": since, "truncated": len(rows) > RECEIPT_LIST_MAX,
+                    "receipts": [signals.receipt(r) for r in rows[:RECEIPT_LIST_MAX]]})
+
+
+@bp.get("/stats")
+@limiter.limit(_rate_limit)
+def get_stats():
+    """Anonymous monthly figures per school in this token's scope, small cells suppressed."""
+    unknown = sorted(set(request.args) - {"from", "to"})
+    if unknown:
+        return error(422, "invalid query", [{"field": "query", "message":
+                                             "only the parameters from and to are allowed"}])
+    first, last = stats.default_range(local(now()).date())
+    if request.args.get("to"):
+        last = request.args["to"]
+        if not request.args.get("from"):
+            try:
+                first = stats.shift_month(last, -11)
+            except stats.StatsError:
+                pass  # reported below
+    if request.args.get("from"):
+        first = request.args["from"]
+    try:
+        stats.month_range(first, last)
+        database = get_db()
+        scope = municipalities.school_ids(database, g.municipality["id"])
+        body = stats.school_stats(database, sorted(scope), first, last)
+    except stats.StatsError as exc:
+        return error(422, "invalid query", [{"field": exc.field, "message": exc.message}])
+    except sqlite3.Error:
+        return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
+    return jsonify({"from": first, "to": last, "min_cell": stats.MIN_CELL,
+                    "small_cell": stats.SMALL, "schools": body})
 
 
 @bp.get("/openapi.json")

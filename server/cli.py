@@ -17,6 +17,9 @@ from . import config as config_mod
 from . import db as db_mod
 from . import jobs, municipalities, schools
 from . import staff as staff_mod
+
+
+from . import webhooks  # noqa: F401  (registers the receipt-webhook delivery job in jobs)
 from .clock import SystemClock
 
 
@@ -97,16 +100,53 @@ def municipality():
 @municipality.command("add")
 @click.option("--name", required=True)
 @click.option("--school", "brins", multiple=True, required=True, help="BRIN; repeat for more.")
+@click.option("--webhook", default=None, metavar="URL",
+              help="https URL to POST every receipt change to (signed; secret shown once).")
 @click.pass_obj
-def municipality_add(obj: Context, name, brins):
+def municipality_add(obj: Context, name, brins, webhook):
     database = obj.db()
+    if webhook is not None:
+        try:
+            webhooks.validate_url(webhook)
+        except webhooks.WebhookError as exc:
+            raise click.ClickException(str(exc)) from None
     try:
         row, token = municipalities.add(database, SystemClock().now(), name=name, brins=list(brins))
+        secret = municipalities.set_webhook(database, row["name"], webhook) if webhook else None
     except municipalities.MunicipalityError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Municipality {row['name']} may send to: {', '.join(sorted(b.upper() for b in brins))}")
     click.echo("API token (shown once, store it safely):")
     click.echo(token)
+    if secret:
+        _echo_secret(secret)
+
+
+def _echo_secret(secret: str) -> None:
+    click.echo("Webhook signing secret (shown once; the receiver needs it to check signatures):")
+    click.echo(secret)
+
+
+@municipality.command("webhook")
+@click.option("--name", required=True)
+@click.option("--url", default=None, help="New https URL; always makes a new secret.")
+@click.option("--remove", is_flag=True, help="Stop pushing receipts.")
+@click.pass_obj
+def municipality_webhook(obj: Context, name, url, remove):
+    """Register, change (and rotate the secret of) or remove a receipt webhook."""
+    if bool(url) == bool(remove):
+        raise click.ClickException("give either --url or --remove")
+    try:
+        if remove:
+            dropped = municipalities.remove_webhook(obj.db(), name)
+            click.echo(f"Webhook of {name} removed ({dropped} undelivered event(s) dropped; "
+                       "the API still shows every receipt).")
+            return
+        secret = municipalities.set_webhook(obj.db(), name, url)
+    except municipalities.MunicipalityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Webhook of {name} set; receipt changes are POSTed there.")
+    _echo_secret(secret)
 
 
 @municipality.command("revoke")
@@ -170,6 +210,100 @@ def _demo_director_invite(database, cfg, now):
                                           display_name="Demo Directeur",
                                           roles=["director", "receiver"], actor="cli")
     return [f"Director invite (works once, 72 h): {_invite_link(cfg.base_url, token)}"]
+
+
+# --- the municipality's side -----------------------------------------------------------------
+
+_URL_HELP = "The HwC Inbox server, e.g. https://hwc.school.nl (or HWC_URL)."
+_TOKEN_HELP = "File holding the API token (else HWC_TOKEN). Never pass a token as an argument."
+
+
+def _client(url, token_file, **kwargs):
+    from . import client as client_mod
+
+    try:
+        return client_mod.Client(url, client_mod.read_token(token_file), **kwargs)
+    except client_mod.ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--url", required=True, envvar="HWC_URL", help=_URL_HELP)
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None, help=_TOKEN_HELP)
+@click.option("--file", "file_", type=click.Path(dir_okay=False), default=None,
+              help="CSV (school, reference, name, birth_date) or JSON list of signals.")
+@click.option("--school", default=None, help="BRIN of the school (one signal from flags).")
+@click.option("--reference", default=None, help="Your own reference for this signal.")
+@click.option("--name", default=None, help="The child's name.")
+@click.option("--birth-date", default=None, help="YYYY-MM-DD.")
+@click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 10),
+              help="Retries per signal on no answer, 429 or 5xx (with backoff).")
+@click.option("--verbose", is_flag=True, help="Also show names and birth dates in the output.")
+def send(url, token_file, file_, school, reference, name, birth_date, retries, verbose):
+    """Send signals; one line per signal; exit 1 if any was refused or failed.
+
+    Everything is validated locally first. Resending the same file is safe: what arrived before
+    is reported as 'already accepted'. Names are not printed unless --verbose.
+    """
+    from . import client as client_mod
+
+    flags = (school, reference, name, birth_date)
+    if file_ and any(v is not None for v in flags):
+        raise click.ClickException("give either --file or the signal's flags, not both")
+    if not file_ and all(v is None for v in flags):
+        raise click.ClickException(
+            "give --file, or --school, --reference, --name and --birth-date")
+    api = _client(url, token_file, retries=retries)
+    try:
+        if file_:
+            rows = client_mod.load_file(file_)
+        else:
+            rows = [client_mod.Row("", client_mod.signal_payload(school, reference, name,
+                                                                 birth_date))]
+    except client_mod.ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not rows:
+        raise click.ClickException("the file holds no signals")
+    outcomes = client_mod.send_many(api, rows)
+    for outcome in outcomes:
+        click.echo(outcome.line(verbose))
+    click.echo(client_mod.summary(outcomes), err=True)
+    if not all(o.ok for o in outcomes):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--url", required=True, envvar="HWC_URL", help=_URL_HELP)
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None, help=_TOKEN_HELP)
+@click.option("--since", default=None,
+              help="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (default: the last 7 days).")
+@click.option("--reference", "references", multiple=True,
+              help="Show just this reference; repeat for more.")
+def receipts(url, token_file, since, references):
+    """Show the receipt status of recent signals (no personal data)."""
+    from . import client as client_mod
+
+    api = _client(url, token_file)
+    try:
+        if references:
+            found = [api.receipt(r) or {"reference": r, "status": "unknown (none or purged)"}
+                     for r in references]
+            truncated = False
+        else:
+            answer = api.receipts(since)
+            found, truncated = answer["receipts"], answer["truncated"]
+    except client_mod.ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    columns = ("reference", "status", "received_at", "opened_at", "teacher_informed_at",
+               "closed_at")
+    table = [columns] + [tuple(r.get(c) or "-" for c in columns) for r in found]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(columns))]
+    for row in table:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+    if not found:
+        click.echo("(no receipts in this period)")
+    if truncated:
+        click.echo("(more than 1000 receipts: use a later --since)")
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -249,6 +383,11 @@ def demo(port, keep):
     click.echo(f"  curl -sS -X POST {base_url}/api/v1/signals -H 'Authorization: Bearer {token}' "
                f"-H 'Content-Type: application/json' -d '{body}'")
     click.echo(f"Its receipt: curl -sS {base_url}/api/v1/signals/DEMO-1 -H 'Authorization: Bearer {token}'")
+    click.echo("Or with the send tool (token from the environment, never an argument):")
+    click.echo(f"  export HWC_TOKEN={token}")
+    click.echo(f"  hwc-inbox send --url {base_url} --school {DEMO_BRIN} --reference DEMO-2 "
+               f"--name 'Daan Voorbeeld' --birth-date {birth}")
+    click.echo(f"  hwc-inbox receipts --url {base_url}")
     _setup_logging()
     try:
         _serve(cfg, "127.0.0.1", port)

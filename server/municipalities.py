@@ -83,3 +83,37 @@ def revoke(db, now: datetime, name: str) -> None:
 
 def all_municipalities(db) -> list[dict]:
     return list(db.query("SELECT * FROM municipalities ORDER BY name"))
+
+
+def set_webhook(db, name: str, url: str) -> str:
+    """Register (or change) a municipality's receipt webhook; returns a NEW signing secret, to be
+    shown once. Every call rotates the secret, so a leaked one is replaced by registering again."""
+    from . import webhooks
+
+    try:
+        url = webhooks.validate_url(url)
+    except webhooks.WebhookError as exc:
+        raise MunicipalityError(str(exc)) from None
+    secret = webhooks.new_secret()
+    with write(db):
+        cur = db.conn.execute(
+            "UPDATE municipalities SET webhook_url = ?, webhook_secret = ?"
+            " WHERE name = ? AND revoked_at IS NULL", (url, secret, name))
+        if cur.rowcount == 0:
+            raise MunicipalityError(f"no active municipality named {name!r}")
+    return secret
+
+
+def remove_webhook(db, name: str) -> int:
+    """Stop pushing receipts; undelivered events are dropped (the API still has the receipts).
+    Returns how many undelivered events were dropped."""
+    with write(db):
+        rows = list(db.query("SELECT id FROM municipalities WHERE name = ? AND revoked_at IS NULL",
+                             (name,)))
+        if not rows:
+            raise MunicipalityError(f"no active municipality named {name!r}")
+        db.conn.execute("UPDATE municipalities SET webhook_url = NULL, webhook_secret = NULL"
+                        " WHERE id = ?", (rows[0]["id"],))
+        return db.conn.execute(
+            "DELETE FROM receipt_events WHERE municipality_id = ? AND delivered_at IS NULL",
+            (rows[0]["id"],)).rowcount

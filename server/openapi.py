@@ -6,6 +6,7 @@ from .intake import MAX_AGE, MIN_AGE, NAME_MAX
 TIMESTAMP = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"}
 NULLABLE_TS = {"oneOf": [TIMESTAMP, {"type": "null"}]}
 REFERENCE = {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"}
+MONTH = {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}
 
 
 def _error_response(description: str, with_details: bool = False) -> dict:
@@ -57,6 +58,51 @@ def openapi_document(base_url: str) -> dict:
                         "422": _error_response(
                             "Invalid or extra field, unknown school, impossible birth date. "
                             "Nothing is stored.", with_details=True),
+                        **errors,
+                    },
+                },
+                "get": {
+                    "operationId": "listReceipts",
+                    "summary": "Receipts of this token's signals that changed since a moment",
+                    "parameters": [{
+                        "name": "since", "in": "query", "required": False,
+                        "description": "A UTC timestamp (YYYY-MM-DDTHH:MM:SSZ) or a date "
+                                       "(YYYY-MM-DD, from local midnight in the Netherlands). "
+                                       "Default: the last 7 days.",
+                        "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "Receipts, oldest first, at most 1000.",
+                                "content": {"application/json": {"schema": {
+                                    "$ref": "#/components/schemas/ReceiptList"}}}},
+                        "422": _error_response("Bad `since` or an unknown parameter.",
+                                               with_details=True),
+                        **errors,
+                    },
+                },
+            },
+            "/api/v1/stats": {
+                "get": {
+                    "operationId": "getStats",
+                    "summary": "Anonymous monthly figures per school in this token's scope",
+                    "description": (
+                        "Per school (BRIN) and month: signals received, opened, opened before "
+                        "school start, teacher informed, returned, expired and closed, and the "
+                        "median and 90th percentile of minutes from receipt to opening. Months are "
+                        "those of receipt (Dutch time). Counts below 5 are given as \"<5\"; the "
+                        "minutes are null when fewer than 5 signals were opened. Figures are the "
+                        "school's totals over all senders. Nothing per day or per signal."),
+                    "parameters": [
+                        {"name": "from", "in": "query", "required": False, "schema": MONTH,
+                         "description": "First month (default: 11 months before `to`)."},
+                        {"name": "to", "in": "query", "required": False, "schema": MONTH,
+                         "description": "Last month (default: the current month). At most 36 "
+                                        "months in all."}],
+                    "responses": {
+                        "200": {"description": "Every month in the range, for every school.",
+                                "content": {"application/json": {"schema": {
+                                    "$ref": "#/components/schemas/Stats"}}}},
+                        "422": _error_response("Bad month, from after to, range too long, or an "
+                                               "unknown parameter.", with_details=True),
                         **errors,
                     },
                 }
@@ -134,6 +180,46 @@ def openapi_document(base_url: str) -> dict:
                                    "received_at": TIMESTAMP, "notified_at": NULLABLE_TS,
                                    "opened_at": NULLABLE_TS, "teacher_informed_at": NULLABLE_TS,
                                    "closed_at": NULLABLE_TS},
+                },
+                "ReceiptList": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["since", "truncated", "receipts"],
+                    "properties": {"since": TIMESTAMP, "truncated": {"type": "boolean"},
+                                   "receipts": {"type": "array", "maxItems": 1000, "items": {
+                                       "$ref": "#/components/schemas/Receipt"}}},
+                },
+                "Count": {"oneOf": [{"type": "integer", "minimum": 5},
+                                    {"type": "string", "const": "<5"}]},
+                "Minutes": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+                "StatsMonth": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["month", "received", "opened", "opened_before_start",
+                                 "median_minutes_to_open", "p90_minutes_to_open",
+                                 "teacher_informed", "returned", "expired", "closed"],
+                    "properties": {
+                        "month": MONTH,
+                        **{k: {"$ref": "#/components/schemas/Count"} for k in (
+                            "received", "opened", "opened_before_start", "teacher_informed",
+                            "returned", "expired", "closed")},
+                        "median_minutes_to_open": {"$ref": "#/components/schemas/Minutes"},
+                        "p90_minutes_to_open": {"$ref": "#/components/schemas/Minutes"},
+                    },
+                },
+                "Stats": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["from", "to", "min_cell", "small_cell", "schools"],
+                    "properties": {
+                        "from": MONTH, "to": MONTH,
+                        "min_cell": {"type": "integer", "const": 5},
+                        "small_cell": {"type": "string", "const": "<5"},
+                        "schools": {"type": "array", "items": {
+                            "type": "object", "additionalProperties": False,
+                            "required": ["school", "months"],
+                            "properties": {
+                                "school": {"type": "string", "pattern": r"^[0-9]{2}[A-Z0-9]{2}$"},
+                                "months": {"type": "array", "items": {
+                                    "$ref": "#/components/schemas/StatsMonth"}}}}},
+                    },
                 },
                 "Status": {"type": "string", "enum": [
                     "received", "opened", "teacher_informed", "closed", "returned", "expired"]},

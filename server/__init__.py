@@ -55,6 +55,9 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     app.register_blueprint(admin.bp)
     from . import push_routes
     app.register_blueprint(push_routes.bp)
+    from . import inbox, teacher
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(teacher.bp)
 
     @app.get("/healthz")
     def healthz():

@@ -421,7 +421,7 @@ def _bulk(db, state: str, column: str, cutoff: str, sets: dict) -> list[dict]:
 def waiting(db, school_id: int) -> list[dict]:
     """Signals nobody has opened yet, oldest first."""
     return list(db.query(
-        "SELECT id, received_at FROM signals WHERE school_id = ? AND state = 'received'"
+        "SELECT id, school_id, received_at FROM signals WHERE school_id = ? AND state = 'received'"
         " ORDER BY received_at, id", (school_id,)))
 
 

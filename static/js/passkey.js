@@ -144,6 +144,10 @@
         credential: assertionJSON(cred), next: btn.dataset.next || ""
       }).then(function (data) {
         status("Gelukt.");
+        // A step-up in front of a form (data-then-submit="form-id"): send that form now, so the
+        // person does not have to press its button a second time.
+        var form = btn.dataset.thenSubmit && document.getElementById(btn.dataset.thenSubmit);
+        if (form) { form.submit(); return; }
         window.location.assign(data.redirect || "/");
       });
     });

@@ -1,0 +1,194 @@
+"""The receiver's and backup's pages: the inbox, the view-once reveal, and the case.
+
+Routes stay thin: they check who may act, call the state machine, and render. The name is only
+ever on the response to the reveal POST (never a GET), which is `no-store` like every page here.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from . import rules, signals, tips
+from .auth import assertion_is_fresh, current_staff, role_required, step_up_required
+from .dutch import long_date, time_of, when
+from .web import get_db, now
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+
+PARENT_CHOICES = [
+    ("by_teacher", "Ouders geïnformeerd door de leerkracht"),
+    ("by_me", "Ouders geïnformeerd door mij"),
+    ("later", "Nog niet, dat volgt"),
+    ("deliberately_not", "Bewust niet (veiligheid of eigen afspraak)"),
+]
+
+
+def _school_signal(signal_id: str) -> dict:
+    """The signal if it belongs to the user's school; 404 otherwise (no hint it exists)."""
+    try:
+        row = signals.get(get_db(), signal_id)
+    except signals.NotFound:
+        abort(404)
+    if row["school_id"] != current_staff().school_id:
+        abort(404)
+    return row
+
+
+def _school():
+    from . import schools
+    return schools.get(get_db(), current_staff().school_id)
+
+
+def _teachers(school_id: int) -> list[dict]:
+    return list(get_db().query(
+        "SELECT s.id, s.display_name, s.group_name FROM staff s"
+        " JOIN staff_roles r ON r.staff_id = s.id AND r.role = 'teacher'"
+        " WHERE s.school_id = ? AND s.active = 1 ORDER BY s.group_name, s.display_name",
+        (school_id,)))
+
+
+def _name_of(staff_id: int | None) -> str:
+    if staff_id is None:
+        return "een collega"
+    rows = list(get_db().query("SELECT display_name FROM staff WHERE id = ?", (staff_id,)))
+    return rows[0]["display_name"] if rows else "een collega"
+
+
+@bp.get("")
+@bp.get("/")
+@role_required("receiver", "backup")
+def index():
+    me, moment = current_staff(), now()
+    database = get_db()
+    waiting = [dict(r, when=when(r["received_at"], moment),
+                    may_open=rules.may_open(database, moment, me, r))
+               for r in signals.waiting(database, me.school_id)]
+    cases = [dict(c, when=when(c["received_at"], moment),
+                  read_at=time_of(c["teacher_informed_at"]))
+             for c in signals.open_cases(database, me.school_id)]
+    return render_template("inbox/index.html", waiting=waiting, cases=cases,
+                           school=_school())
+
+
+@bp.get("/signal/<signal_id>")
+@role_required("receiver", "backup")
+def confirm(signal_id: str):
+    """The confirmation page before the one reveal. A GET never changes anything."""
+    row = _school_signal(signal_id)
+    me, moment = current_staff(), now()
+    if row["state"] != "received":
+        return _already_opened(row)
+    if not rules.may_open(get_db(), moment, me, row):
+        return render_template("inbox/not_yet.html", row=row,
+                               when=when(row["received_at"], moment)), 403
+    school = _school()
+    return render_template("inbox/confirm.html", row=row, when=when(row["received_at"], moment),
+                           fresh=assertion_is_fresh(),
+                           tips=tips.tips_for("receiver_before", school["type"]))
+
+
+def _already_opened(row: dict):
+    if row["state"] in signals.ENDED:
+        return render_template("inbox/gone.html"), 410
+    return render_template("inbox/already_opened.html", row=row,
+                           who=_name_of(row["opened_by"]), at=time_of(row["opened_at"])), 409
+
+
+@bp.get("/signal/<signal_id>/reveal")
+@role_required("receiver", "backup")
+def reveal_get(signal_id: str):
+    """Where the step-up page sends the browser back to: never reveals, shows the button again."""
+    return redirect(url_for("inbox.confirm", signal_id=signal_id), code=303)
+
+
+@bp.post("/signal/<signal_id>/reveal")
+@role_required("receiver", "backup")
+@step_up_required
+def reveal(signal_id: str):
+    row = _school_signal(signal_id)
+    me, moment = current_staff(), now()
+    if row["state"] == "received" and not rules.may_open(get_db(), moment, me, row):
+        abort(403)
+    try:
+        shown = signals.reveal(get_db(), moment, signal_id, me.id)
+    except signals.WrongState as exc:
+        return _already_opened(exc.row or row)
+    school = _school()
+    return render_template(
+        "inbox/reveal.html", row=shown.signal, child=shown.child,
+        birth=long_date(shown.child.birth_date), school=school,
+        teachers=_teachers(school["id"]),
+        tips=tips.tips_for("receiver_after", school["type"]))
+
+
+@bp.get("/case/<signal_id>")
+@role_required("receiver", "backup")
+def case(signal_id: str):
+    row = _school_signal(signal_id)
+    if row["state"] == "received":
+        return redirect(url_for("inbox.confirm", signal_id=signal_id))
+    if row["state"] in signals.ENDED:
+        return render_template("inbox/gone.html"), 410
+    school = _school()
+    teacher = _name_of(row["teacher_id"]) if row["teacher_id"] else None
+    return render_template(
+        "inbox/case.html", row=row, school=school, teacher=teacher,
+        handover=signals.handover_available(get_db(), signal_id),
+        teachers=_teachers(school["id"]), parent_choices=PARENT_CHOICES,
+        opened=when(row["opened_at"], now()), read_at=time_of(row["teacher_informed_at"]),
+        tips=tips.tips_for("receiver_after", school["type"]))
+
+
+def _act(signal_id: str, action):
+    """Run one transition for a case of this school; a stale form gets a calm answer."""
+    _school_signal(signal_id)
+    try:
+        action()
+    except signals.HandoverGone:
+        return redirect(url_for("inbox.case", signal_id=signal_id, gone=1))
+    except signals.WrongState as exc:
+        if exc.state in signals.ENDED:
+            return render_template("inbox/gone.html"), 410
+        return redirect(url_for("inbox.case", signal_id=signal_id))
+    return None
+
+
+@bp.post("/case/<signal_id>/assign")
+@role_required("receiver", "backup")
+def assign(signal_id: str):
+    me = current_staff()
+    try:
+        teacher_id = int(request.form.get("teacher_id", ""))
+    except ValueError:
+        abort(400)
+    if teacher_id not in {t["id"] for t in _teachers(me.school_id)}:
+        abort(400)
+    done = _act(signal_id, lambda: signals.assign_teacher(get_db(), now(), signal_id, teacher_id))
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
+
+
+@bp.post("/case/<signal_id>/in-person")
+@role_required("receiver", "backup")
+def in_person(signal_id: str):
+    how = request.form.get("how", "")
+    if how not in ("self", "pupil_declined"):
+        abort(400)
+    done = _act(signal_id, lambda: signals.told_in_person(get_db(), now(), signal_id, how))
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done=how))
+
+
+@bp.post("/case/<signal_id>/return")
+@role_required("receiver", "backup")
+def return_signal(signal_id: str):
+    done = _act(signal_id, lambda: signals.return_signal(get_db(), now(), signal_id))
+    return done or render_template("inbox/returned.html")
+
+
+@bp.post("/case/<signal_id>/parent-contact")
+@role_required("receiver", "backup")
+def parent_contact(signal_id: str):
+    choice = request.form.get("choice", "")
+    if choice not in dict(PARENT_CHOICES):
+        abort(400)
+    done = _act(signal_id,
+                lambda: signals.record_parent_contact(get_db(), now(), signal_id, choice))
+    return done or render_template("inbox/closed.html")

@@ -44,6 +44,9 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     from . import api
     app.register_blueprint(api.bp)
 
+    from . import pwa
+    app.register_blueprint(pwa.bp)
+
     @app.get("/healthz")
     def healthz():
         try:

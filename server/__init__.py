@@ -58,6 +58,8 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     from . import inbox, teacher
     app.register_blueprint(inbox.bp)
     app.register_blueprint(teacher.bp)
+    from . import pwa
+    app.register_blueprint(pwa.bp)
 
     @app.get("/healthz")
     def healthz():

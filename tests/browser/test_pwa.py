@@ -7,7 +7,6 @@ the end-to-end suite)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 

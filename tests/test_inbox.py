@@ -112,7 +112,7 @@ def test_full_po_morning(team, pushed, db, clock, client, auth, data_dir, caplog
                           data={"csrf_token": token, "teacher_id": staff_id(db, "Tom Leraar")})
     assert resp.status_code == 302
     case = text(ib.client.get(resp.headers["Location"]))
-    assert "Het bericht staat klaar" in case and NAME not in case
+    assert "Het bericht staat klaar voor Tom Leraar" in case and NAME not in case
     # The other teacher sees nothing and cannot read it.
     assert "Er is geen bericht voor je" in text(teacher2.client.get("/notes"))
     assert teacher2.form(f"/notes/{pushed}/read", page="/notes").status_code == 404

@@ -174,6 +174,7 @@ def test_the_whole_morning(live_server, person, axe_source):
 
     # Nowhere afterwards: pages, browser storage (Cache Storage, local/session storage, IndexedDB).
     for who in (director, receiver, teacher):
+        who.login_autofill()  # the director's session has been idle for half an hour
         for url in ("/inbox", "/notes", "/admin/", "/tips"):
             who.page.goto(url)
             assert NAME not in who.page.content()

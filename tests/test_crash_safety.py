@@ -80,7 +80,10 @@ class Server:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
+                resp = conn.getresponse()
+                if resp.status == 200:
+                    # No version information in headers (ASVS 14.3.3).
+                    assert resp.getheader("Server") == "hwc-inbox"
                     conn.close()
                     return
             except OSError:

@@ -40,7 +40,10 @@ def _rate_limit() -> str:
 
 @bp.before_request
 def authenticate():
-    request.max_content_length = MAX_BODY
+    # One byte over the limit, so that a body without Content-Length (chunked, on a server that
+    # streams it) can be *seen* to be too large: werkzeug's limited stream stops silently at the
+    # limit, which would cut a body at 8 KiB instead of refusing it. parse_json_body checks.
+    request.max_content_length = MAX_BODY + 1
     if request.endpoint == "api.openapi":
         return None
     header = request.headers.get("Authorization", "")
@@ -69,6 +72,10 @@ class _Duplicate(ValueError):
     pass
 
 
+class _TooLarge(ValueError):
+    pass
+
+
 def _no_duplicates(pairs):
     keys = [k for k, _ in pairs]
     if len(keys) != len(set(keys)):
@@ -83,6 +90,8 @@ def _reject_constant(_name):
 def parse_json_body() -> object:
     """Strict JSON: UTF-8, no duplicate keys, no NaN; raises ValueError on anything else."""
     raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY:
+        raise _TooLarge("body too large")
     text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
     return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
 
@@ -99,6 +108,8 @@ def post_signal():
         return error(413, f"body larger than {MAX_BODY} bytes")
     try:
         payload = parse_json_body()
+    except _TooLarge:
+        return error(413, f"body larger than {MAX_BODY} bytes")
     except _Duplicate:
         return error(400, "malformed JSON: duplicate key")
     except (ValueError, RecursionError):

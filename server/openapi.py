@@ -9,16 +9,29 @@ REFERENCE = {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"}
 MONTH = {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}
 
 
-def _error_response(description: str, with_details: bool = False) -> dict:
+RETRY_AFTER = {"Retry-After": {"required": True, "description": "Seconds to wait before retrying.",
+                               "schema": {"type": "string", "pattern": r"^[0-9]+$"}}}
+WWW_AUTHENTICATE = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}
+LOCATION = {"Location": {"required": True, "description": "The receipt of this signal.",
+                         "schema": {"type": "string"}}}
+
+
+def _error_response(description: str, with_details: bool = False,
+                    headers: dict | None = None) -> dict:
     ref = "#/components/schemas/ValidationError" if with_details else "#/components/schemas/Error"
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+    resp = {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+    if headers:
+        resp["headers"] = headers
+    return resp
 
 
 def openapi_document(base_url: str) -> dict:
     errors = {
-        "401": _error_response("Missing or wrong token (no hint which)."),
-        "429": _error_response("Rate limited; see Retry-After."),
-        "503": _error_response("Storage failure; retry later (see Retry-After)."),
+        "401": _error_response("Missing, wrong or revoked token (no hint which).",
+                               headers=WWW_AUTHENTICATE),
+        "429": _error_response("Rate limited; see Retry-After.", headers=RETRY_AFTER),
+        "503": _error_response("Storage failure; nothing was stored, retry later (see "
+                               "Retry-After).", headers=RETRY_AFTER),
     }
     return {
         "openapi": "3.1.0",
@@ -42,12 +55,12 @@ def openapi_document(base_url: str) -> dict:
                         "schema": {"$ref": "#/components/schemas/SignalIn"}}}},
                     "responses": {
                         "201": {"description": "Stored.",
-                                "headers": {"Location": {"schema": {"type": "string"}}},
+                                "headers": LOCATION,
                                 "content": {"application/json": {"schema": {
                                     "$ref": "#/components/schemas/Accepted"}}}},
                         "200": {"description": "Idempotent retry: same reference, same content. "
                                                "The status is the signal's current one.",
-                                "headers": {"Location": {"schema": {"type": "string"}}},
+                                "headers": LOCATION,
                                 "content": {"application/json": {"schema": {
                                     "$ref": "#/components/schemas/Accepted"}}}},
                         "400": _error_response("Malformed JSON (also: invalid UTF-8, duplicate keys)."),

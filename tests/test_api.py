@@ -222,13 +222,19 @@ def test_503_when_disk_is_full_then_retry_succeeds(client, auth, db, data_dir, m
         return database
 
     monkeypatch.setattr(db_mod, "connect", full_disk)
-    codes = {post(client, signal_body(f"FULL-{i}", name=f"Kind Nummer {chr(65 + i % 26)}{chr(97 + i // 26)}"),
-                  auth).status_code for i in range(60)}
+    responses = [post(client, signal_body(f"FULL-{i}", name=f"Kind Nummer {chr(65 + i % 26)}{chr(97 + i // 26)}"),
+                      auth) for i in range(60)]
+    codes = {r.status_code for r in responses}
     assert 503 in codes
+    for resp in responses:
+        if resp.status_code == 503:
+            assert resp.headers["Retry-After"].isdigit()
+            check_against_spec(openapi_document("x"), "/api/v1/signals", "post", resp)
     stored = count(db)
     monkeypatch.setattr(db_mod, "connect", real_connect)
     # Nothing half-stored: every stored signal has its sealed copy and key.
     assert count(db, "sealed") == stored == count(db, "keys.data_keys")
+    assert_nothing_half_stored(db)
     retry = [post(client, signal_body(f"FULL-{i}", name=f"Kind Nummer {chr(65 + i % 26)}{chr(97 + i // 26)}"),
                   auth).status_code for i in range(60)]
     assert set(retry) <= {200, 201} and count(db) == 60
@@ -287,3 +293,78 @@ def test_unknown_extra_field_value_is_not_echoed(client, auth):
     # A field name that looks like a field is named; nothing else of the body comes back.
     resp = post(client, {**signal_body(), "Sanne Verzonnen 2017": 1}, auth)
     assert "Sanne" not in resp.get_data(as_text=True)
+
+
+def assert_nothing_half_stored(db):
+    """Every signal has exactly its sealed copy, key and intake MAC; nothing is orphaned; the
+    anonymous counter agrees; both files are intact."""
+    q = lambda sql: db.conn.execute(sql).fetchone()[0]  # noqa: E731
+    stored = count(db)
+    assert count(db, "sealed") == count(db, "keys.data_keys") == count(db, "keys.intake") == stored
+    assert q("SELECT count(*) FROM signals g WHERE NOT EXISTS (SELECT 1 FROM sealed s JOIN"
+             " keys.data_keys k ON k.sealed_id = s.id WHERE s.signal_id = g.id)") == 0
+    assert q("SELECT COALESCE(SUM(value), 0) FROM monthly_counts WHERE metric = 'received'") == stored
+    assert db.conn.execute("PRAGMA main.integrity_check").fetchall() == [("ok",)]
+    assert db.conn.execute("PRAGMA keys.integrity_check").fetchall() == [("ok",)]
+
+
+def test_503_when_only_the_key_store_is_full_rolls_back_both_files(client, auth, db, monkeypatch,
+                                                                   caplog):
+    """keys.db full while hwc.db has room: the signal row and ciphertext written to hwc.db in the
+    same transaction must be rolled back too — one transaction over both files."""
+    from server import db as db_mod
+
+    caplog.set_level(logging.DEBUG)
+    real_connect = db_mod.connect
+
+    def keys_full(*a, **kw):
+        database = real_connect(*a, **kw)
+        pages = database.conn.execute("PRAGMA keys.page_count").fetchone()[0]
+        database.conn.execute(f"PRAGMA keys.max_page_count={pages}")
+        return database
+
+    monkeypatch.setattr(db_mod, "connect", keys_full)
+    names = [f"Sleutel Kind {chr(65 + i % 26)}{chr(97 + i // 26)}" for i in range(80)]
+    responses = [post(client, signal_body(f"KEYS-{i}", name=n), auth) for i, n in enumerate(names)]
+    statuses = [r.status_code for r in responses]
+    assert 503 in statuses and set(statuses) <= {201, 503}
+    first_503 = statuses.index(503)
+    assert 201 not in statuses[first_503:], "once full, nothing more may be accepted"
+    for resp in responses[first_503:]:
+        assert resp.headers["Retry-After"].isdigit()
+        assert resp.get_json() == {"error": "storage unavailable, retry later"}
+    assert count(db) == first_503
+    assert_nothing_half_stored(db)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "storage failure on intake" in text
+    assert "Sleutel" not in text and "2017-04-02" not in text
+    monkeypatch.setattr(db_mod, "connect", real_connect)
+    retry = [post(client, signal_body(f"KEYS-{i}", name=n), auth).status_code
+             for i, n in enumerate(names)]
+    assert retry == [200] * first_503 + [201] * (len(names) - first_503)
+    assert_nothing_half_stored(db)
+    assert count(db) == len(names)
+
+
+def test_503_on_receipt_lookup_when_storage_fails(client, auth, monkeypatch, spec):
+    from server import db as db_mod
+
+    assert post(client, signal_body(), auth).status_code == 201
+    real_connect = db_mod.connect
+
+    def failing_after_auth(*a, **kw):
+        database = real_connect(*a, **kw)
+        real_query = database.query
+
+        def query(sql, params=()):
+            if "FROM signals" in sql:
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_query(sql, params)
+
+        database.query = query
+        return database
+
+    monkeypatch.setattr(db_mod, "connect", failing_after_auth)
+    resp = client.get("/api/v1/signals/REF-1", headers=auth)
+    assert resp.status_code == 503 and resp.headers["Retry-After"].isdigit()
+    check_against_spec(spec, "/api/v1/signals/{reference}", "get", resp)

@@ -318,3 +318,49 @@ def test_unopened_deadline_is_seven_days_in_term_time():
     received = parse("2026-11-23T06:00:00Z")
     assert signals.unopened_deadline(received, "08:30", [], timedelta(days=7)) == \
         parse("2026-11-30T06:00:00Z")
+
+
+def test_hundred_threads_reveal_exactly_once_and_the_rest_is_consistent(db, data_dir, clock,
+                                                                        receive, staff):
+    """100 people (receivers and backups) tap 'open' at the same instant, each on their own
+    connection: exactly one sees the child, 99 are told who opened it; one hand-over copy, no
+    receiver copy, one 'opened' count and one open-minutes row."""
+    sid = receive()
+    people = [staff(f"Persoon {i}", ["receiver" if i % 2 else "backup"]) for i in range(100)]
+    barrier = threading.Barrier(100)
+    results, errors = [], []
+    lock = threading.Lock()
+
+    def attempt(person):
+        conn = db_mod.connect(data_dir)
+        try:
+            barrier.wait(timeout=30)
+            outcome = ("revealed", person, signals.reveal(conn, clock.now(), sid, person).child.name)
+        except signals.WrongState as exc:
+            outcome = ("refused", person, exc.row.get("opened_by"))
+        except Exception as exc:  # pragma: no cover - would fail the test below
+            outcome = ("error", person, type(exc).__name__)
+        finally:
+            conn.close()
+        with lock:
+            (errors if outcome[0] == "error" else results).append(outcome)
+
+    threads = [threading.Thread(target=attempt, args=(p,)) for p in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    winners = [r for r in results if r[0] == "revealed"]
+    assert len(winners) == 1 and winners[0][2] == "Sanne Verzonnen"
+    winner = winners[0][1]
+    refused = [r for r in results if r[0] == "refused"]
+    assert len(refused) == 99 and all(r[2] == winner for r in refused)
+    row = signals.get(db, sid)
+    assert row["state"] == "opened" and row["opened_by"] == winner
+    assert not vault.has_sealed(db.conn, sid, "receiver")
+    assert db.conn.execute("SELECT count(*) FROM sealed WHERE purpose = 'handover'").fetchone()[0] == 1
+    assert db.conn.execute("SELECT count(*) FROM keys.data_keys").fetchone()[0] == 1
+    assert counts(db)["opened"] == 1
+    assert db.conn.execute("SELECT count(*) FROM open_minutes").fetchone()[0] == 1

@@ -314,6 +314,24 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+#: The key store's tables, (re)created at every start: keys.db is never backed up, so after a
+#: restore of hwc.db a new, empty keys.db must get its tables although hwc.db says migration
+#: 0001 ran long ago. Signals sealed before the restore then have no key: crypto-shredded.
+_KEYS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys.data_keys (
+    sealed_id INTEGER PRIMARY KEY,
+    signal_id TEXT NOT NULL,
+    key BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keys.data_keys_signal ON data_keys(signal_id);
+CREATE TABLE IF NOT EXISTS keys.intake (
+    signal_id TEXT PRIMARY KEY,
+    mac_key BLOB NOT NULL,
+    mac BLOB NOT NULL
+)
+"""
+
+
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:
     return [r[0] for r in db.conn.execute("SELECT name FROM main.schema_migrations ORDER BY rowid")]
 
@@ -330,6 +348,8 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             for statement in _statements(script):
                 db.conn.execute(statement)
             db.conn.execute("INSERT INTO main.schema_migrations (name) VALUES (?)", (name,))
+        for statement in _statements(_KEYS_SCHEMA):
+            db.conn.execute(statement)
     return applied_migrations(db)
 
 

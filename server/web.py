@@ -82,9 +82,15 @@ def wants_json() -> bool:
 def handle_http_error(exc: HTTPException):
     if wants_json():
         resp = jsonify({"error": exc.name.lower()})
-        resp.status_code = exc.code or 500
-        return resp
-    return render_template("error.html", code=exc.code, title=exc.name), exc.code
+    else:
+        resp = current_app.make_response(
+            render_template("error.html", code=exc.code, title=exc.name))
+    resp.status_code = exc.code or 500
+    # Keep what the exception says about the protocol (Allow on 405, WWW-Authenticate, …).
+    for name, value in exc.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            resp.headers[name] = value
+    return resp
 
 
 def handle_unexpected(exc: Exception):

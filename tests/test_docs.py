@@ -160,8 +160,6 @@ def test_deploy_backs_up_the_main_database_but_never_the_key_store():
         assert setting in text
 
 
-@pytest.mark.xfail(strict=True, reason="server/db.py migrate() records migrations in hwc.db only; "
-                   "a fresh keys.db next to a restored hwc.db never gets its tables (deploy.md §9)")
 def test_restore_without_the_key_store_accepts_new_signals(tmp_path):
     """deploy.md §5: back up hwc.db with the backup API, lose the server (and keys.db), restore
     hwc.db, start: new signals must be accepted again."""

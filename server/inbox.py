@@ -112,6 +112,8 @@ def reveal(signal_id: str):
         shown = signals.reveal(get_db(), moment, signal_id, me.id)
     except signals.WrongState as exc:
         return _already_opened(exc.row or row)
+    except signals.Unreadable:
+        return render_template("inbox/gone.html"), 410
     school = _school()
     return render_template(
         "inbox/reveal.html", row=shown.signal, child=shown.child,

@@ -56,6 +56,10 @@ class HandoverGone(SignalError):
     """The receiver's hand-over copy was already used or destroyed."""
 
 
+class Unreadable(SignalError):
+    """The sealed copy has no key any more (hwc.db restored without keys.db): crypto-shredded."""
+
+
 @dataclass(frozen=True)
 class Deadlines:
     unopened_expiry: timedelta = timedelta(days=7)
@@ -236,7 +240,10 @@ def reveal(db, now: datetime, signal_id: str, staff_id: int) -> Reveal:
         row = _transition(db, signal_id, ("received",),
                           {"state": "opened", "opened_at": stamp, "opened_by": staff_id,
                            "updated_at": stamp})
-        child = Child.from_bytes(vault.unseal(db.conn, signal_id, "receiver"))
+        try:
+            child = Child.from_bytes(vault.unseal(db.conn, signal_id, "receiver"))
+        except vault.VaultError:
+            raise Unreadable("the sealed copy cannot be opened any more") from None
         vault.shred(db.conn, signal_id, "receiver")
         vault.seal(db.conn, signal_id, "handover", child.to_bytes(), stamp)
         _emit(db, row, stamp)
@@ -353,6 +360,26 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
     stamp = iso(now)
     done = {}
     with write(db):
+        # 0. Ciphertext whose key is gone (hwc.db restored without keys.db) can never be read:
+        #    drop it, and let the signals that needed it expire now instead of failing later.
+        orphans = [r[0] for r in db.conn.execute(
+            "SELECT s.id FROM main.sealed s LEFT JOIN keys.data_keys k ON k.sealed_id = s.id"
+            " WHERE k.sealed_id IS NULL")]
+        for sealed_id in orphans:
+            db.conn.execute("DELETE FROM main.sealed WHERE id = ?", (sealed_id,))
+        cur = db.conn.execute(
+            "UPDATE signals SET state = 'expired', closed_at = ?, updated_at = ?"
+            " WHERE (state = 'received' AND NOT EXISTS (SELECT 1 FROM sealed x WHERE"
+            "        x.signal_id = signals.id AND x.purpose = 'receiver'))"
+            "    OR (state = 'teacher_assigned' AND NOT EXISTS (SELECT 1 FROM sealed x WHERE"
+            "        x.signal_id = signals.id AND x.purpose = 'teacher'))"
+            " RETURNING *", (stamp, stamp))
+        rows = _rows(cur)
+        for row in rows:
+            _end(db, row)
+            _emit(db, row, stamp)
+            _count(db, row["school_id"], row["received_at"], "expired")
+        done["expired_keyless"] = len(rows)
         # 1. Nobody opened it in time (expires_at was fixed at receipt, see unopened_deadline).
         rows = _bulk(db, "received", "expires_at", stamp,
                      {"state": "expired", "closed_at": stamp, "updated_at": stamp})

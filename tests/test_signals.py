@@ -364,3 +364,22 @@ def test_hundred_threads_reveal_exactly_once_and_the_rest_is_consistent(db, data
     assert db.conn.execute("SELECT count(*) FROM keys.data_keys").fetchone()[0] == 1
     assert counts(db)["opened"] == 1
     assert db.conn.execute("SELECT count(*) FROM open_minutes").fetchone()[0] == 1
+
+
+def test_restore_without_keys_expires_what_cannot_be_read(db, clock, receive, staff):
+    """A restored hwc.db next to an empty keys.db: sealed copies are unreadable (shredded).
+    Opening says so instead of failing, and the next sweep expires those signals."""
+    waiting, assigned = receive("W-1"), receive("A-1", "Anna Verzonnen")
+    signals.reveal(db, clock.now(), assigned, staff())
+    signals.assign_teacher(db, clock.now(), assigned, staff("Tom Leraar", ["teacher"]))
+    db.conn.execute("DELETE FROM keys.data_keys")  # what a missing keys.db amounts to
+    with pytest.raises(signals.Unreadable):
+        signals.reveal(db, clock.now(), waiting, staff("Rik Tweede"))
+    assert state(db, waiting) == "received"
+    result = signals.sweep(db, clock.now())
+    assert result["expired_keyless"] == 2
+    assert state(db, waiting) == state(db, assigned) == "expired"
+    assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
+    fresh = receive("NEW-1", "Nieuw Verzonnen")  # new signals work as ever
+    assert signals.sweep(db, clock.now())["expired_keyless"] == 0
+    assert state(db, fresh) == "received"

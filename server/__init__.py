@@ -64,6 +64,8 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     app.register_blueprint(teacher.bp)
     from . import pwa
     app.register_blueprint(pwa.bp)
+    from . import me
+    app.register_blueprint(me.bp)
 
     @app.get("/healthz")
     def healthz():

@@ -10,8 +10,10 @@ import io
 
 import segno
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
-from . import schools
+from . import schools, stats
+from .dutch import MONTHS
 from . import staff as staff_mod
 from .auth import current_staff, login_manager
 from .clock import local, parse
@@ -262,3 +264,50 @@ def holiday_delete(holiday_id):
 @bp.get("/audit")
 def audit():
     return render_template("admin/audit.html", events=staff_mod.audit_events(get_db(), _me().school_id))
+
+
+# --- monitoring -------------------------------------------------------------------------------
+
+def _monitoring_range() -> tuple[str, str]:
+    """`?from=YYYY-MM&to=YYYY-MM`, else the last 12 months. Raises stats.StatsError."""
+    first, last = stats.default_range(local(now()).date())
+    first = request.args.get("from") or first
+    last = request.args.get("to") or last
+    stats.month_range(first, last)
+    return first, last
+
+
+_RANGE_ERRORS = {"from": "Kies een geldige beginmaand (niet na de eindmaand).",
+                 "to": f"Kies een geldige eindmaand, hoogstens {stats.MAX_MONTHS} maanden na de "
+                       "beginmaand."}
+
+
+@bp.get("/monitoring")
+def monitoring():
+    """Anonymous monthly figures of the director's own school (nothing per signal or child)."""
+    error, status = None, 200
+    try:
+        first, last = _monitoring_range()
+    except stats.StatsError as exc:
+        error, status = _RANGE_ERRORS.get(exc.field, _RANGE_ERRORS["from"]), 400
+        first, last = stats.default_range(local(now()).date())
+    rows = stats.monthly_rows(get_db(), _me().school_id, first, last)
+    chart = Markup(stats.svg_chart(rows, id_prefix="monitoring"))  # escaped by stats.svg_chart
+    return render_template("admin/monitoring.html", rows=rows, chart=chart, first=first,
+                           last=last, error=error, month_names=MONTHS,
+                           school=schools.get(get_db(), _me().school_id)), status
+
+
+@bp.get("/monitoring.csv")
+def monitoring_csv():
+    try:
+        first, last = _monitoring_range()
+    except stats.StatsError as exc:
+        abort(400, _RANGE_ERRORS.get(exc.field, _RANGE_ERRORS["from"]))
+    school = schools.get(get_db(), _me().school_id)
+    body = stats.csv_bytes(stats.monthly_rows(get_db(), school["id"], first, last))
+    resp = Response(body, mimetype="text/csv")
+    resp.headers["Content-Disposition"] = (
+        f'attachment; filename="hwc-monitoring-{school["brin"]}-{first}-{last}.csv"')
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -1,7 +1,8 @@
 /* "Meldingen aanzetten": subscribe this device to Web Push.
  *
- * Markup: <button type="button" data-push-enable>Meldingen aanzetten</button>
- *         <p data-push-status role="status"></p>
+ * Markup (templates/me/_push_card.html):
+ *         <section data-push-card> ... <button type="button" data-push-enable>Meldingen aanzetten</button>
+ *         <p data-push-status aria-live="polite"></p> </section>
  * and <meta name="csrf-token" content="..."> in the page head.
  * Permission is asked ONLY inside the click handler (browsers block or punish asking on load).
  * The service worker is registered elsewhere (the PWA's own script); this waits for it.
@@ -38,11 +39,30 @@
     return true;
   }
 
+  function isIos() {
+    return /iPad|iPhone|iPod/.test(navigator.userAgent) ||
+      (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
+  }
+
+  function isStandalone() {
+    return window.matchMedia("(display-mode: standalone)").matches ||
+      navigator.standalone === true;
+  }
+
   if (!("serviceWorker" in navigator) || !("PushManager" in window) ||
       !("Notification" in window)) {
+    // Safari on iPhone/iPad exposes Web Push only inside the app on the home screen
+    // (iOS 16.4+): explain that there. Anywhere else without push, the card only distracts.
+    var card = button.closest ? button.closest("[data-push-card]") : null;
     button.hidden = true;
-    say("Deze browser kan geen meldingen ontvangen. Op een iPhone of iPad: zet HwC Inbox " +
-        "eerst op je beginscherm (Deel \u2192 Zet op beginscherm) en open het vandaar.");
+    if (isIos() && !isStandalone()) {
+      say("Meldingen werken op een iPhone of iPad alleen in de app op je beginscherm. Zet " +
+          "HwC Inbox eerst op je beginscherm (Deel \u2192 Zet op beginscherm) en open het vandaar.");
+    } else if (card) {
+      card.hidden = true;
+    } else {
+      say("Deze browser kan geen meldingen ontvangen.");
+    }
     return;
   }
   if (Notification.permission === "denied") {

@@ -67,13 +67,16 @@ def main() -> int:
 
         results = []
         for path in PAGES:
-            out = subprocess.run(
-                [str(lighthouse), base + path, "--output=json", "--quiet",
-                 f"--chrome-flags={FLAGS}",
-                 "--only-categories=performance,accessibility,best-practices",
-                 "--extra-headers", json.dumps({"Cookie": f"hwc_session={cookie}"})],
-                capture_output=True, text=True, env={"CHROME_PATH": chromium, "PATH": "/usr/bin:/bin"},
-                timeout=300)
+            for _attempt in range(3):  # Lighthouse now and then fails to record a trace
+                out = subprocess.run(
+                    [str(lighthouse), base + path, "--output=json", "--quiet",
+                     f"--chrome-flags={FLAGS}",
+                     "--only-categories=performance,accessibility,best-practices",
+                     "--extra-headers", json.dumps({"Cookie": f"hwc_session={cookie}"})],
+                    capture_output=True, text=True,
+                    env={"CHROME_PATH": chromium, "PATH": "/usr/bin:/bin"}, timeout=300)
+                if out.returncode == 0:
+                    break
             if out.returncode != 0:
                 print(out.stderr[-2000:])
                 return 1

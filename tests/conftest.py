@@ -18,6 +18,42 @@ BRIN = "12AB"
 OTHER_BRIN = "34CD"
 
 
+_LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "", None}
+
+
+@pytest.fixture(autouse=True)
+def no_outside_network(monkeypatch):
+    """Tests talk to this machine only. Any lookup or connection to another host fails at once
+    (a push to a real push service, a webhook to the internet) instead of leaving the sandbox."""
+    import ipaddress
+    import socket
+
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def local(host) -> bool:
+        if isinstance(host, bytes):
+            host = host.decode()
+        if host in _LOCAL_NAMES:
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not local(host):
+            raise socket.gaierror(socket.EAI_NONAME, "outside network disabled in tests")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not local(address[0]):
+            raise OSError("outside network disabled in tests")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
 @pytest.fixture
 def clock():
     return FakeClock(MONDAY_0700)

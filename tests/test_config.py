@@ -25,3 +25,11 @@ def test_invalid_settings_refused(env, message):
 def test_https_origin():
     cfg = config.load({}, env={"HWC_BASE_URL": "https://hwc.school.example.nl"})
     assert cfg.rp_id == "hwc.school.example.nl" and cfg.secure_transport and not cfg.is_local
+
+
+def test_tests_cannot_reach_outside_this_machine():
+    import socket
+    with pytest.raises(OSError):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)
+    with pytest.raises(OSError):
+        socket.getaddrinfo("fcm.googleapis.com", 443)

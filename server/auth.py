@@ -103,6 +103,10 @@ class ServerSession(CallbackDict, SessionMixin):
         return _sha(self.sid) if self.sid else None
 
 
+#: How precisely idle time is tracked (the idle timeout may end up to this much earlier).
+SEEN_GRANULARITY = timedelta(seconds=30)
+
+
 def session_alive(row: dict, at: datetime) -> bool:
     return (at - parse(row["last_seen_at"]) <= IDLE_TIMEOUT
             and at - parse(row["created_at"]) < ABSOLUTE_TIMEOUT)
@@ -119,7 +123,9 @@ class ServerSessionInterface(SessionInterface):
             db = get_db()
             rows = list(db.query("SELECT * FROM web_sessions WHERE id_hash = ?", (_sha(sid),)))
             if rows and session_alive(rows[0], clock().now()):
-                return ServerSession(json.loads(rows[0]["data"]), sid=sid)
+                opened = ServerSession(json.loads(rows[0]["data"]), sid=sid)
+                opened.last_seen = parse(rows[0]["last_seen_at"])
+                return opened
             if rows:
                 with write(db):
                     db.conn.execute("DELETE FROM web_sessions WHERE id_hash = ?", (_sha(sid),))
@@ -167,6 +173,12 @@ class ServerSessionInterface(SessionInterface):
             return
         if request.endpoint == "static" and not sess.modified:
             return  # a stylesheet is not activity
+        last_seen = getattr(sess, "last_seen", None)
+        if not sess.modified and last_seen is not None \
+                and timedelta(0) <= clock().now() - last_seen < SEEN_GRANULARITY:
+            # Activity is recorded at most every SEEN_GRANULARITY: a page view is then a read,
+            # not a write transaction (with its fsyncs) competing with incoming signals.
+            return
         with write(db):
             # UPDATE only: if the row was deleted meanwhile (logout everywhere), it stays gone.
             if sess.modified:

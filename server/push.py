@@ -333,41 +333,54 @@ def plan(db, now: datetime) -> dict:
     """
     schools = _Schools(db)
     planned = {"new": 0, "escalate": 0, "note": 0}
-    with write(db):
-        # Jobs of ended signals are moot, and which staff were involved is forgotten at the end.
-        cleaned = db.conn.execute(
-            "DELETE FROM push_jobs WHERE signal_id IN (SELECT id FROM signals"
-            " WHERE state IN ('closed', 'returned', 'expired'))").rowcount
-        for sig in list(db.query(
-                "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
-                " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
-                " AND j.event = 'new')")):
-            school, holidays = schools(sig["school_id"])
-            due = escalation.first_push_at(parse(sig["received_at"]), school, holidays)
-            if due <= now:
-                planned["new"] += _insert_jobs(
-                    db, sig["id"], new_signal_recipients(db, sig["school_id"], now), "new", due)
-        for sig in list(db.query(
-                "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
-                " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
-                " AND j.event = 'escalate')")):
-            school, holidays = schools(sig["school_id"])
-            due = escalation.escalation_at(parse(sig["received_at"]), school, holidays)
-            if due <= now:
-                already = {r["staff_id"] for r in db.query(
-                    "SELECT staff_id FROM push_jobs WHERE signal_id = ?", (sig["id"],))}
-                backups = [b for b in escalation_recipients(db, sig["school_id"], now)
-                           if b not in already]
-                planned["escalate"] += _insert_jobs(db, sig["id"], backups, "escalate", due)
-        for sig in list(db.query(
-                "SELECT s.id, s.school_id, s.assigned_at, s.teacher_id FROM signals s"
-                " JOIN staff st ON st.id = s.teacher_id AND st.active = 1"
-                " WHERE s.state = 'teacher_assigned' AND NOT EXISTS (SELECT 1 FROM push_jobs j"
-                " WHERE j.signal_id = s.id AND j.staff_id = s.teacher_id AND j.event = 'note')")):
-            school, holidays = schools(sig["school_id"])
-            due = escalation.note_push_at(parse(sig["assigned_at"]), school, holidays)
-            if due <= now:
-                planned["note"] += _insert_jobs(db, sig["id"], [sig["teacher_id"]], "note", due)
+    # Decide with reads only; take the write lock only when there is something to write, so a
+    # sweep or kick with nothing due never holds up incoming signals. INSERT OR IGNORE on the
+    # UNIQUE key keeps it idempotent if two planners race; delivery drops jobs whose signal was
+    # opened in between.
+    todo: list[tuple[str, list, str, datetime]] = []
+    for sig in list(db.query(
+            "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
+            " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
+            " AND j.event = 'new')")):
+        school, holidays = schools(sig["school_id"])
+        due = escalation.first_push_at(parse(sig["received_at"]), school, holidays)
+        if due <= now:
+            todo.append((sig["id"], new_signal_recipients(db, sig["school_id"], now), "new", due))
+    for sig in list(db.query(
+            "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
+            " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
+            " AND j.event = 'escalate')")):
+        school, holidays = schools(sig["school_id"])
+        due = escalation.escalation_at(parse(sig["received_at"]), school, holidays)
+        if due <= now:
+            already = {r["staff_id"] for r in db.query(
+                "SELECT staff_id FROM push_jobs WHERE signal_id = ?", (sig["id"],))}
+            already |= {staff for sid, staff_ids, _e, _d in todo if sid == sig["id"]
+                        for staff in staff_ids}
+            backups = [b for b in escalation_recipients(db, sig["school_id"], now)
+                       if b not in already]
+            todo.append((sig["id"], backups, "escalate", due))
+    for sig in list(db.query(
+            "SELECT s.id, s.school_id, s.assigned_at, s.teacher_id FROM signals s"
+            " JOIN staff st ON st.id = s.teacher_id AND st.active = 1"
+            " WHERE s.state = 'teacher_assigned' AND NOT EXISTS (SELECT 1 FROM push_jobs j"
+            " WHERE j.signal_id = s.id AND j.staff_id = s.teacher_id AND j.event = 'note')")):
+        school, holidays = schools(sig["school_id"])
+        due = escalation.note_push_at(parse(sig["assigned_at"]), school, holidays)
+        if due <= now:
+            todo.append((sig["id"], [sig["teacher_id"]], "note", due))
+    stale = db.conn.execute(
+        "SELECT 1 FROM push_jobs WHERE signal_id IN (SELECT id FROM signals"
+        " WHERE state IN ('closed', 'returned', 'expired')) LIMIT 1").fetchone()
+    cleaned = 0
+    if todo or stale:
+        with write(db):
+            # Jobs of ended signals are moot, and which staff were involved is forgotten.
+            cleaned = db.conn.execute(
+                "DELETE FROM push_jobs WHERE signal_id IN (SELECT id FROM signals"
+                " WHERE state IN ('closed', 'returned', 'expired'))").rowcount
+            for signal_id, staff_ids, event, due in todo:
+                planned[event] += _insert_jobs(db, signal_id, staff_ids, event, due)
     return {"push_planned": sum(planned.values()), "push_jobs_cleaned": cleaned}
 
 

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from . import intake, municipalities, push, schools, signals, stats
 from .clock import LOCAL_TZ, iso, local, parse
+from .db import StorageError
 from .openapi import openapi_document
 from .web import cfg, get_db, limiter, now
 
@@ -50,7 +51,7 @@ def authenticate():
     token = header[7:].strip() if header.startswith("Bearer ") else None
     try:
         municipality = municipalities.authenticate(get_db(), token)
-    except sqlite3.Error:
+    except (sqlite3.Error, StorageError):
         return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
     if municipality is None:
         return error(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="hwc-inbox"'})
@@ -132,9 +133,12 @@ def post_signal():
             reference=clean.reference,
             child=signals.Child(name=clean.name, birth_date=clean.birth_date.isoformat()),
             deadlines=signals.Deadlines.from_config(cfg()))
+    except signals.ReferenceSpent:
+        return error(409, "reference belongs to a signal that was already opened or has ended; "
+                          "see its receipt, and send a new signal under a new reference")
     except signals.ReferenceConflict:
         return error(409, "reference already used for a different signal")
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StorageError) as exc:
         log.warning("storage failure on intake: %s", type(exc).__name__)
         return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
     body = {"id": row["id"], "reference": row["reference"],
@@ -158,7 +162,7 @@ def get_receipt(reference: str):
         rows = list(get_db().query(
             "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
             (g.municipality["id"], reference)))
-    except sqlite3.Error:
+    except (sqlite3.Error, StorageError):
         return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
     if not rows:
         return error(404, "no signal with that reference")
@@ -199,7 +203,7 @@ def list_receipts():
             "SELECT * FROM signals WHERE municipality_id = ? AND updated_at >= ?"
             " ORDER BY received_at, reference LIMIT ?",
             (g.municipality["id"], since, RECEIPT_LIST_MAX + 1)))
-    except sqlite3.Error:
+    except (sqlite3.Error, StorageError):
         return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
     return jsonify({"since": since, "truncated": len(rows) > RECEIPT_LIST_MAX,
                     "receipts": [signals.receipt(r) for r in rows[:RECEIPT_LIST_MAX]]})
@@ -230,7 +234,7 @@ def get_stats():
         body = stats.school_stats(database, sorted(scope), first, last)
     except stats.StatsError as exc:
         return error(422, "invalid query", [{"field": exc.field, "message": exc.message}])
-    except sqlite3.Error:
+    except (sqlite3.Error, StorageError):
         return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
     return jsonify({"from": first, "to": last, "min_cell": stats.MIN_CELL,
                     "small_cell": stats.SMALL, "schools": body})

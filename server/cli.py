@@ -316,7 +316,7 @@ def purge(obj: Context):
     click.echo(", ".join(f"{k}={v}" for k, v in result.items()))
 
 
-def _serve(cfg, host: str, port: int, threads: int = 8) -> None:
+def _serve(cfg, host: str, port: int, threads: int = 8, trusted_proxy: str | None = None) -> None:
     import waitress
 
     from . import create_app
@@ -324,9 +324,15 @@ def _serve(cfg, host: str, port: int, threads: int = 8) -> None:
     app = create_app({"data_dir": cfg.data_dir, "base_url": cfg.base_url})
     loop = jobs.SweepLoop(app.config["HWC"], app.extensions["hwc_clock"])
     loop.start()
+    proxy = {}
+    if trusted_proxy:
+        # Behind a TLS proxy the client address comes from X-Forwarded-For, so rate limits on
+        # login count per person's address instead of one bucket for everyone.
+        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+                 "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="hwc-inbox",
-                       clear_untrusted_proxy_headers=True)
+                       clear_untrusted_proxy_headers=True, **proxy)
     finally:
         loop.stop()
 
@@ -340,14 +346,16 @@ def _setup_logging() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--base-url", envvar="HWC_BASE_URL", default=None,
               help="Public origin (HWC_BASE_URL); passkeys are bound to it.")
+@click.option("--trusted-proxy", envvar="HWC_TRUSTED_PROXY", default=None,
+              help="Address of the TLS reverse proxy whose X-Forwarded-For is believed.")
 @click.pass_obj
-def serve(obj: Context, host, port, base_url):
+def serve(obj: Context, host, port, base_url, trusted_proxy):
     """Run the server (waitress) with the deadline sweep every minute."""
     cfg = obj.config(base_url=base_url or f"http://localhost:{port}")
     db_mod.init_data_dir(cfg.data_dir)
     _setup_logging()
     click.echo(f"HwC Inbox on http://{host}:{port} (public address {cfg.base_url})")
-    _serve(cfg, host, port)
+    _serve(cfg, host, port, trusted_proxy=trusted_proxy)
 
 
 DEMO_BRIN = "99ZZ"

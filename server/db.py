@@ -21,8 +21,11 @@ KEYS_DB = "keys.db"
 SECURE_DELETE = "ON"
 
 
-class StorageError(RuntimeError):
-    """The database could not be used as required (pragmas refused, file unwritable)."""
+class StorageError(sqlite3.DatabaseError):
+    """The database could not be used as required (pragmas refused, file unwritable).
+
+    A sqlite3.DatabaseError, so every handler that answers storage trouble with 503 covers it.
+    """
 
 
 def connect(data_dir: Path | str, *, secure_delete: str | None = None) -> sqlite_utils.Database:

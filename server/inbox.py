@@ -108,18 +108,21 @@ def reveal(signal_id: str):
     me, moment = current_staff(), now()
     if row["state"] == "received" and not rules.may_open(get_db(), moment, me, row):
         abort(403)
+    # Everything the page needs is loaded *before* the one-time transition, so nothing after it
+    # can fail and burn the only view without showing it.
+    school = _school()
+    teachers = _teachers(school["id"])
+    after_tips = tips.tips_for("receiver_after", school["type"])
     try:
         shown = signals.reveal(get_db(), moment, signal_id, me.id)
     except signals.WrongState as exc:
         return _already_opened(exc.row or row)
     except signals.Unreadable:
         return render_template("inbox/gone.html"), 410
-    school = _school()
     return render_template(
         "inbox/reveal.html", row=shown.signal, child=shown.child,
-        birth=long_date(shown.child.birth_date), school=school,
-        teachers=_teachers(school["id"]),
-        tips=tips.tips_for("receiver_after", school["type"]))
+        birth=long_date(shown.child.birth_date), school=school, teachers=teachers,
+        tips=after_tips)
 
 
 @bp.get("/case/<signal_id>")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 BRIN_RE = re.compile(r"^[0-9]{2}[A-Z0-9]{2}$")
@@ -26,8 +26,8 @@ _NAME_PUNCT = set(" -'’.")
 class Signal:
     school: str
     reference: str
-    name: str
-    birth_date: date
+    name: str = field(repr=False)  # never in a traceback or debugger dump
+    birth_date: date = field(repr=False)
 
 
 class Invalid(ValueError):

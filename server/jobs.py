@@ -24,9 +24,21 @@ def run_once(cfg, clock) -> dict:
     database = db_mod.connect(cfg.data_dir)
     try:
         now = clock.now()
-        result = signals.sweep(database, now, signals.Deadlines.from_config(cfg))
-        for job in EXTRA_JOBS:
-            result.update(job(database, now, cfg) or {})
+        result = {}
+        # Each step on its own: one failing step (a broken webhook peer, a bad holiday) must
+        # not keep the others — deadlines, pushes — from running. Pushes go first.
+        steps = [("deadlines", lambda: signals.sweep(database, now,
+                                                     signals.Deadlines.from_config(cfg)))]
+        steps += [(getattr(job, "__module__", "job"), lambda job=job: job(database, now, cfg))
+                  for job in sorted(EXTRA_JOBS, key=lambda j: j.__module__ != "server.push")]
+        for name, step in steps:
+            try:
+                result.update(step() or {})
+            except Exception as exc:  # the type only: a message could carry data
+                if database.conn.in_transaction:
+                    database.conn.execute("ROLLBACK")
+                log.error("sweep step %s failed: %s", name, type(exc).__name__)
+                result[f"failed:{name}"] = 1
         return result
     finally:
         database.close()

@@ -325,6 +325,16 @@ def _insert_jobs(db, signal_id: str, staff_ids, event: str, due: datetime) -> in
     return count
 
 
+def _due(rule, stamp: str, school, holidays) -> datetime:
+    """A push time by `rule`; if the school's calendar makes it impossible (a holiday that
+    covers more than a year), push at once rather than never."""
+    try:
+        return rule(parse(stamp), school, holidays)
+    except ValueError:
+        log.error("push time could not be computed for a school; sending without delay")
+        return parse(stamp)
+
+
 def plan(db, now: datetime) -> dict:
     """Create the push jobs that are due at `now`; idempotent (each event once per person).
 
@@ -343,7 +353,7 @@ def plan(db, now: datetime) -> dict:
             " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
             " AND j.event = 'new')")):
         school, holidays = schools(sig["school_id"])
-        due = escalation.first_push_at(parse(sig["received_at"]), school, holidays)
+        due = _due(escalation.first_push_at, sig["received_at"], school, holidays)
         if due <= now:
             todo.append((sig["id"], new_signal_recipients(db, sig["school_id"], now), "new", due))
     for sig in list(db.query(
@@ -351,7 +361,7 @@ def plan(db, now: datetime) -> dict:
             " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
             " AND j.event = 'escalate')")):
         school, holidays = schools(sig["school_id"])
-        due = escalation.escalation_at(parse(sig["received_at"]), school, holidays)
+        due = _due(escalation.escalation_at, sig["received_at"], school, holidays)
         if due <= now:
             already = {r["staff_id"] for r in db.query(
                 "SELECT staff_id FROM push_jobs WHERE signal_id = ?", (sig["id"],))}
@@ -366,7 +376,7 @@ def plan(db, now: datetime) -> dict:
             " WHERE s.state = 'teacher_assigned' AND NOT EXISTS (SELECT 1 FROM push_jobs j"
             " WHERE j.signal_id = s.id AND j.staff_id = s.teacher_id AND j.event = 'note')")):
         school, holidays = schools(sig["school_id"])
-        due = escalation.note_push_at(parse(sig["assigned_at"]), school, holidays)
+        due = _due(escalation.note_push_at, sig["assigned_at"], school, holidays)
         if due <= now:
             todo.append((sig["id"], [sig["teacher_id"]], "note", due))
     stale = db.conn.execute(

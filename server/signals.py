@@ -52,6 +52,12 @@ class ReferenceConflict(SignalError):
     """The same municipality reference was sent before with other content."""
 
 
+class ReferenceSpent(ReferenceConflict):
+    """The reference belongs to a signal that was already opened or has ended: its content can
+    no longer be compared (the fingerprint is destroyed at the reveal), so a new signal under
+    this reference would otherwise be mistaken for a retry and silently dropped."""
+
+
 class HandoverGone(SignalError):
     """The receiver's hand-over copy was already used or destroyed."""
 
@@ -179,13 +185,24 @@ def _intake_bytes(school_id: int, child: Child) -> bytes:
                       sort_keys=True).encode()
 
 
+#: The longest a holiday can postpone the expiry of an unopened signal (a summer holiday has no
+#: signals at all; Christmas is two weeks).
+MAX_HOLIDAY_WAIT = timedelta(days=21)
+
+
 def unopened_deadline(received: datetime, start_time: str, holidays_: list,
                       expiry: timedelta) -> datetime:
     """When an unopened signal expires: `expiry` after receipt, but never before one full day
     after the first school start following it — a signal that arrives at the start of a long
     holiday must still reach the school when it opens again, not silently expire unseen."""
-    first_school_start = schooltime.next_school_start(received, start_time, holidays_)
-    return max(received + expiry, first_school_start + timedelta(days=1))
+    try:
+        first_school_start = schooltime.next_school_start(received, start_time, holidays_)
+    except ValueError:  # a calendar without school days: keep the plain deadline
+        return received + expiry
+    # Never more than MAX_HOLIDAY_WAIT past the plain deadline: a mistyped holiday of a year
+    # must not keep a child's name for a year.
+    return min(max(received + expiry, first_school_start + timedelta(days=1)),
+               received + expiry + MAX_HOLIDAY_WAIT)
 
 
 def receive(db, now: datetime, *, municipality_id: int, school_id: int, reference: str,
@@ -200,10 +217,10 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             if existing["school_id"] != school_id:
                 raise ReferenceConflict("reference already used for other content")
             same = vault.matches_intake(db.conn, existing["id"], content)
+            if same is None:
+                raise ReferenceSpent("reference belongs to a signal already opened or ended")
             if same is False:
                 raise ReferenceConflict("reference already used for other content")
-            # same is None: the content was shredded with the case; a retry of a reference whose
-            # case has ended cannot be compared any more and is answered as the original was.
             return existing, False
         signal_id = secrets.token_urlsafe(16)
         stamp = iso(now)
@@ -245,6 +262,7 @@ def reveal(db, now: datetime, signal_id: str, staff_id: int) -> Reveal:
         except vault.VaultError:
             raise Unreadable("the sealed copy cannot be opened any more") from None
         vault.shred(db.conn, signal_id, "receiver")
+        vault.forget_intake(db.conn, signal_id)  # the fingerprint must not outlive the reveal
         vault.seal(db.conn, signal_id, "handover", child.to_bytes(), stamp)
         _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "opened")

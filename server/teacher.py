@@ -1,10 +1,10 @@
 """The teacher's (or mentor's) one-line note: listed without content, read once by POST."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, redirect, render_template, url_for
 
 from . import schools, signals, tips
-from .auth import current_staff, role_required
+from .auth import assertion_is_fresh, current_staff, role_required, step_up_required
 from .dutch import long_date, when
 from .web import get_db, now
 
@@ -18,19 +18,30 @@ def index():
     moment = now()
     notes = [dict(n, when=when(n["assigned_at"], moment))
              for n in signals.notes_for(get_db(), current_staff().id)]
-    return render_template("teacher/index.html", notes=notes)
+    return render_template("teacher/index.html", notes=notes, fresh=assertion_is_fresh())
+
+
+@bp.get("/<signal_id>/read")
+@role_required("teacher")
+def read_get(signal_id: str):
+    """Where the step-up page sends the browser back to: never reads, shows the list."""
+    return redirect(url_for("teacher.index"), code=303)
 
 
 @bp.post("/<signal_id>/read")
 @role_required("teacher")
+@step_up_required
 def read(signal_id: str):
+    """The note holds a name: like the reveal, it needs a passkey check of the last 2 minutes
+    (a classroom PC left logged in, or a stolen cookie, must not burn it)."""
     me = current_staff()
+    school = schools.get(get_db(), me.school_id)
+    note_tips = tips.tips_for("teacher", school["type"])
     try:
         child = signals.teacher_read(get_db(), now(), signal_id, me.id)
     except signals.NotFound:
         abort(404)
     except signals.WrongState:
         return render_template("teacher/gone.html"), 410
-    school = schools.get(get_db(), me.school_id)
     return render_template("teacher/note.html", child=child, birth=long_date(child.birth_date),
-                           tips=tips.tips_for("teacher", school["type"]), school=school)
+                           tips=note_tips, school=school)

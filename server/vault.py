@@ -107,6 +107,11 @@ def remember_intake(conn: sqlite3.Connection, signal_id: str, content: bytes) ->
     )
 
 
+def forget_intake(conn: sqlite3.Connection, signal_id: str) -> None:
+    """Destroy the intake fingerprint (at the reveal: after that no retry is compared)."""
+    conn.execute("DELETE FROM keys.intake WHERE signal_id = ?", (signal_id,))
+
+
 def matches_intake(conn: sqlite3.Connection, signal_id: str, content: bytes) -> bool | None:
     """True/False if the content can still be compared; None once it was shredded."""
     row = conn.execute(

@@ -143,14 +143,17 @@ def post(url: str, body: bytes, headers: dict, timeout: float = TIMEOUT_SECONDS)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return f"connection failed ({type(reason).__name__})"
+    except Exception as exc:  # a broken peer (BadStatusLine, IncompleteRead, …) is a failure too
+        return f"bad answer ({type(exc).__name__})"
     if 200 <= status < 300:
         return None
     return f"HTTP {status}"
 
 
-def purge(db, now: datetime) -> dict:
-    """Delivered events after RETENTION; undelivered ones older than that are given up."""
-    cutoff = iso(now - RETENTION)
+def purge(db, now: datetime, retention: timedelta = RETENTION) -> dict:
+    """Delivered events after `retention` (the receipts' own purge time, so no copy of a receipt
+    outlives the receipt); undelivered ones older than that are given up."""
+    cutoff = iso(now - retention)
     with write(db):
         done = db.conn.execute(
             "DELETE FROM receipt_events WHERE delivered_at IS NOT NULL AND delivered_at <= ?",
@@ -159,7 +162,7 @@ def purge(db, now: datetime) -> dict:
             "DELETE FROM receipt_events WHERE delivered_at IS NULL AND created_at <= ?",
             (cutoff,)).rowcount
     if abandoned:
-        log.warning("gave up %d webhook event(s) after %d days", abandoned, RETENTION.days)
+        log.warning("gave up %d webhook event(s) after %d days", abandoned, retention.days)
     return {"webhook_events_purged": done, "webhook_events_abandoned": abandoned}
 
 
@@ -185,7 +188,8 @@ def _claim(db, municipality_id: int, now: datetime) -> tuple[dict, dict] | None:
 def deliver_due(db, now: datetime, cfg=None, *, send=post) -> dict:
     """The sweep job: purge, then deliver what is due, in order per municipality."""
     result = {"webhooks_delivered": 0, "webhooks_failed": 0}
-    result.update(purge(db, now))
+    retention = timedelta(days=cfg.receipt_purge_days) if cfg is not None else RETENTION
+    result.update(purge(db, now, retention))
     municipality_ids = [r["municipality_id"] for r in db.query(
         "SELECT DISTINCT municipality_id FROM receipt_events WHERE delivered_at IS NULL"
         " ORDER BY municipality_id")]

@@ -368,3 +368,23 @@ def test_503_on_receipt_lookup_when_storage_fails(client, auth, monkeypatch, spe
     resp = client.get("/api/v1/signals/REF-1", headers=auth)
     assert resp.status_code == 503 and resp.headers["Retry-After"].isdigit()
     check_against_spec(spec, "/api/v1/signals/{reference}", "get", resp)
+
+
+def test_409_for_a_reference_whose_signal_was_opened(client, auth, db, clock, staff):
+    sid = post(client, signal_body(reference="SPENT-1"), auth).get_json()["id"]
+    from server import signals
+    signals.reveal(db, clock.now(), sid, staff())
+    again = post(client, signal_body(reference="SPENT-1"), auth)
+    assert again.status_code == 409 and "new reference" in again.get_json()["error"]
+
+
+def test_503_when_the_pragmas_cannot_be_guaranteed(client, auth, monkeypatch):
+    """Review M1: a storage error of our own (e.g. the file was switched to WAL) is a 503."""
+    from server import db as db_mod
+
+    def refuse(*a, **kw):
+        raise db_mod.StorageError("main is not in rollback-journal (DELETE) mode")
+
+    monkeypatch.setattr(db_mod, "connect", refuse)
+    resp = post(client, signal_body(), auth)
+    assert resp.status_code == 503 and resp.headers["Retry-After"]

@@ -94,3 +94,18 @@ def test_bad_config_is_one_clear_line(run, monkeypatch):
     monkeypatch.setenv("HWC_UNOPENED_EXPIRY_DAYS", "400")
     res = run("purge")
     assert res.exit_code == 1 and "between 1 and 14" in res.output
+
+
+def test_serve_trusts_only_the_named_proxy(run, monkeypatch):
+    """Review I4: behind a TLS proxy the client address comes from X-Forwarded-For (one hop)."""
+    import waitress
+    seen = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(kw))
+    run("init")
+    assert run("serve", "--port", "8123", "--trusted-proxy", "127.0.0.1").exit_code == 0
+    assert seen["trusted_proxy"] == "127.0.0.1" and seen["trusted_proxy_count"] == 1
+    assert "x-forwarded-for" in seen["trusted_proxy_headers"]
+    assert seen["clear_untrusted_proxy_headers"] is True
+    seen.clear()
+    run("serve", "--port", "8123")
+    assert "trusted_proxy" not in seen and seen["clear_untrusted_proxy_headers"] is True

@@ -266,3 +266,18 @@ def test_html_in_a_name_is_escaped(team, client, auth):
     sid = resp.get_json()["id"]
     page = text(reveal(team["ib"], sid))
     assert "Ot &#39;t Hart" in page
+
+
+def test_reading_a_note_needs_a_fresh_passkey(team, pushed, db, clock):
+    """Review I2: a classroom PC left logged in must not burn (or show) the note."""
+    ib, teacher = team["ib"], team["teacher"]
+    reveal(ib, pushed)
+    ib.form(f"/inbox/case/{pushed}/assign", {"teacher_id": staff_id(db, "Tom Leraar")},
+            page=f"/inbox/case/{pushed}")
+    clock.advance(minutes=3)
+    resp = teacher.client.post(f"/notes/{pushed}/read", data={"csrf_token": teacher.csrf()})
+    assert resp.status_code == 303 and "/auth/step-up" in resp.headers["Location"]
+    assert state(db, pushed) == "teacher_assigned"
+    assert teacher.step_up().status_code == 200
+    note = teacher.client.post(f"/notes/{pushed}/read", data={"csrf_token": teacher.csrf()})
+    assert note.status_code == 200 and NAME in text(note)

@@ -383,3 +383,30 @@ def test_restore_without_keys_expires_what_cannot_be_read(db, clock, receive, st
     fresh = receive("NEW-1", "Nieuw Verzonnen")  # new signals work as ever
     assert signals.sweep(db, clock.now())["expired_keyless"] == 0
     assert state(db, fresh) == "received"
+
+
+def test_a_spent_reference_is_refused_not_mistaken_for_a_retry(db, clock, receive, staff,
+                                                                municipality, school):
+    """Review C1: once a signal is opened (or has ended) its fingerprint is gone; the same
+    reference with any content is then a 409, never a silent 'already accepted'."""
+    sid = receive("DOSSIER-77", "Sanne Verzonnen")
+    assert db.conn.execute("SELECT count(*) FROM keys.intake").fetchone()[0] == 1
+    signals.reveal(db, clock.now(), sid, staff())
+    assert db.conn.execute("SELECT count(*) FROM keys.intake").fetchone()[0] == 0  # review I1
+    for name in ("Sanne Verzonnen", "Ander Kind"):
+        with pytest.raises(signals.ReferenceSpent):
+            signals.receive(db, clock.now(), municipality_id=municipality["id"],
+                            school_id=school["id"], reference="DOSSIER-77",
+                            child=signals.Child(name, "2017-04-02"))
+    assert db.conn.execute("SELECT count(*) FROM signals").fetchone()[0] == 1
+
+
+def test_a_mistyped_year_long_holiday_cannot_keep_a_name_for_a_year(db, clock, receive, school):
+    """Review I5: a holiday postpones expiry by at most MAX_HOLIDAY_WAIT."""
+    db["holidays"].insert({"school_id": school["id"], "first_day": "2026-11-23",
+                           "last_day": "2027-11-24", "label": "typo"})
+    sid = receive()
+    row = signals.get(db, sid)
+    assert row["expires_at"] == "2026-12-21T06:00:00Z"  # 7 days + 21 days
+    clock.set("2026-12-21T06:00:00Z")
+    assert signals.sweep(db, clock.now())["expired_unopened"] == 1

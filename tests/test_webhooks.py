@@ -329,3 +329,47 @@ def test_the_verifying_snippet_in_the_docs_works():
                                now=1_800_000_010)
     assert not scope["verify"]("whsec_doc", body, header, now=1_800_000_000 + 301)
     assert not scope["verify"]("whsec_other", body, header, now=1_800_000_010)
+
+
+def test_a_broken_webhook_peer_does_not_stop_pushes_or_deadlines(tmp_path):
+    """Review C2: a webhook peer that answers garbage must not stop the other sweep steps."""
+    import socket
+    import threading
+
+    from server import config, jobs
+    from server import db as db_mod
+    from server import webhooks
+    from server.clock import FakeClock
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    port = srv.getsockname()[1]
+
+    def garbage():
+        for _ in range(3):
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"GARBAGE NOT HTTP\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=garbage, daemon=True).start()
+    assert webhooks.post(f"http://127.0.0.1:{port}/hook", b"{}", {}).startswith("bad answer")
+    calls = []
+    boom = lambda db, now, cfg: (_ for _ in ()).throw(RuntimeError("x"))  # noqa: E731
+    after = lambda db, now, cfg: calls.append("ran") or {"after": 1}  # noqa: E731
+    cfg = config.load({"data_dir": tmp_path / "d"}, env={})
+    db_mod.init_data_dir(cfg.data_dir)
+    jobs.EXTRA_JOBS[:0] = [boom]
+    jobs.EXTRA_JOBS.append(after)
+    try:
+        result = jobs.run_once(cfg, FakeClock())
+    finally:
+        jobs.EXTRA_JOBS.remove(boom)
+        jobs.EXTRA_JOBS.remove(after)
+        srv.close()
+    assert calls == ["ran"] and result["after"] == 1 and "expired_unopened" in result
+    assert any(k.startswith("failed:") for k in result)

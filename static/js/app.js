@@ -77,3 +77,25 @@
     }
   });
 })();
+
+// ---- View once means once: never from the back/forward cache --------------------------------
+// A page that shows a child's name (marked data-view-once) is wiped when the person leaves it,
+// and if the browser brings it back from its back/forward cache it is replaced by the list.
+// `Cache-Control: no-store` keeps it out of the HTTP cache; this covers the in-memory one.
+(function () {
+  "use strict";
+  var once = document.querySelector("[data-view-once]");
+  if (!once) {
+    return;
+  }
+  window.addEventListener("pagehide", function () {
+    document.querySelectorAll("[data-view-once]").forEach(function (el) {
+      el.textContent = "";
+    });
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      window.location.replace(once.getAttribute("data-view-once") || "/");
+    }
+  });
+})();

@@ -393,26 +393,17 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
             "        x.signal_id = signals.id AND x.purpose = 'teacher'))"
             " RETURNING *", (stamp, stamp))
         rows = _rows(cur)
-        for row in rows:
-            _end(db, row)
-            _emit(db, row, stamp)
-            _count(db, row["school_id"], row["received_at"], "expired")
+        _ended(db, rows, stamp, "expired")
         done["expired_keyless"] = len(rows)
         # 1. Nobody opened it in time (expires_at was fixed at receipt, see unopened_deadline).
         rows = _bulk(db, "received", "expires_at", stamp,
                      {"state": "expired", "closed_at": stamp, "updated_at": stamp})
-        for row in rows:
-            _end(db, row)
-            _emit(db, row, stamp)
-            _count(db, row["school_id"], row["received_at"], "expired")
+        _ended(db, rows, stamp, "expired")
         done["expired_unopened"] = len(rows)
         # 2. The teacher did not read the note in time.
         rows = _bulk(db, "teacher_assigned", "assigned_at", iso(now - deadlines.note_unread_expiry),
                      {"state": "expired", "closed_at": stamp, "updated_at": stamp})
-        for row in rows:
-            _end(db, row)
-            _emit(db, row, stamp)
-            _count(db, row["school_id"], row["received_at"], "expired")
+        _ended(db, rows, stamp, "expired")
         done["expired_unread"] = len(rows)
         # 3. The receiver's hand-over copy lives at most `handover` after the reveal.
         due = [r["signal_id"] for r in db.query(
@@ -430,10 +421,7 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
             " WHERE state IN ('opened', 'teacher_read') AND COALESCE(assigned_at, opened_at) <= ?"
             " RETURNING *", (stamp, stamp, cutoff))
         rows = _rows(cur)
-        for row in rows:
-            _end(db, row)
-            _emit(db, row, stamp)
-            _count(db, row["school_id"], row["received_at"], "closed")
+        _ended(db, rows, stamp, "closed")
         done["closed_automatically"] = len(rows)
         # 5. Receipts (no personal data) are kept for the municipality, then purged.
         purge_before = iso(now - deadlines.receipt_purge)
@@ -445,6 +433,14 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
             db.conn.execute("DELETE FROM signals WHERE id = ?", (signal_id,))
         done["receipts_purged"] = len(ids)
     return done
+
+
+def _ended(db, rows: list[dict], stamp: str, metric: str) -> None:
+    """What the sweep does for every signal a deadline just ended."""
+    for row in rows:
+        _end(db, row)
+        _emit(db, row, stamp)
+        _count(db, row["school_id"], row["received_at"], metric)
 
 
 def _rows(cur) -> list[dict]:

@@ -135,9 +135,11 @@ def case(signal_id: str):
         return render_template("inbox/gone.html"), 410
     school = _school()
     teacher = _name_of(row["teacher_id"]) if row["teacher_id"] else None
+    teacher_active = bool(row["teacher_id"]) and row["teacher_id"] in {
+        t["id"] for t in _teachers(school["id"])}
     return render_template(
         "inbox/case.html", row=row, school=school, teacher=teacher,
-        handover=signals.handover_available(get_db(), signal_id),
+        handover=signals.handover_available(get_db(), signal_id), teacher_active=teacher_active,
         teachers=_teachers(school["id"]), parent_choices=PARENT_CHOICES,
         opened=when(row["opened_at"], now()), read_at=time_of(row["teacher_informed_at"]),
         tips=tips.tips_for("receiver_after", school["type"]))
@@ -169,6 +171,27 @@ def assign(signal_id: str):
         abort(400)
     done = _act(signal_id, lambda: signals.assign_teacher(get_db(), now(), signal_id, teacher_id))
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
+
+
+@bp.post("/case/<signal_id>/reassign")
+@role_required("receiver", "backup")
+def reassign(signal_id: str):
+    me = current_staff()
+    try:
+        teacher_id = int(request.form.get("teacher_id", ""))
+    except ValueError:
+        abort(400)
+    if teacher_id not in {t["id"] for t in _teachers(me.school_id)}:
+        abort(400)
+    done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id))
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
+
+
+@bp.post("/case/<signal_id>/withdraw")
+@role_required("receiver", "backup")
+def withdraw(signal_id: str):
+    done = _act(signal_id, lambda: signals.withdraw_note(get_db(), now(), signal_id))
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="self"))
 
 
 @bp.post("/case/<signal_id>/in-person")

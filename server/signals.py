@@ -317,6 +317,30 @@ def told_in_person(db, now: datetime, signal_id: str, how: str) -> dict:
     return row
 
 
+def reassign_note(db, now: datetime, signal_id: str, teacher_id: int) -> dict:
+    """teacher_assigned → teacher_assigned for another teacher (the first is ill, or left).
+    The sealed note is bound to the signal, not to a person, so nothing is decrypted; the unread
+    deadline starts again so the new teacher gets the same time."""
+    stamp = iso(now)
+    with write(db):
+        return _transition(db, signal_id, ("teacher_assigned",),
+                           {"teacher_id": teacher_id, "assigned_at": stamp, "updated_at": stamp})
+
+
+def withdraw_note(db, now: datetime, signal_id: str) -> dict:
+    """teacher_assigned → teacher_read: the receiver told the teacher in person after all; the
+    unread note is destroyed at once."""
+    stamp = iso(now)
+    with write(db):
+        row = _transition(db, signal_id, ("teacher_assigned",),
+                          {"state": "teacher_read", "handled_how": "self",
+                           "teacher_informed_at": stamp, "updated_at": stamp})
+        vault.shred(db.conn, signal_id, "teacher")
+        _emit(db, row, stamp)
+        _count(db, row["school_id"], row["received_at"], "teacher_informed")
+    return row
+
+
 def return_signal(db, now: datetime, signal_id: str) -> dict:
     """opened → returned: 'not our pupil'. Everything sealed is destroyed at once."""
     stamp = iso(now)

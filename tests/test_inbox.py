@@ -281,3 +281,26 @@ def test_reading_a_note_needs_a_fresh_passkey(team, pushed, db, clock):
     assert teacher.step_up().status_code == 200
     note = teacher.client.post(f"/notes/{pushed}/read", data={"csrf_token": teacher.csrf()})
     assert note.status_code == 200 and NAME in text(note)
+
+
+def test_note_can_go_to_another_teacher_or_be_withdrawn(team, pushed, db, clock, client, auth):
+    """A teacher is ill (or lost access): the receiver sends the note to a colleague or tells
+    in person; the first teacher then has nothing to read."""
+    ib, tom, tess = team["ib"], team["teacher"], team["teacher2"]
+    reveal(ib, pushed)
+    ib.form(f"/inbox/case/{pushed}/assign", {"teacher_id": staff_id(db, "Tom Leraar")},
+            page=f"/inbox/case/{pushed}")
+    case = text(ib.client.get(f"/inbox/case/{pushed}"))
+    assert "Is Tom Leraar er vandaag niet?" in case and NAME not in case
+    resp = ib.form(f"/inbox/case/{pushed}/reassign", {"teacher_id": staff_id(db, "Tess Juf")},
+                   page=f"/inbox/case/{pushed}")
+    assert resp.status_code == 302
+    assert "Er is geen bericht voor je" in text(tom.client.get("/notes"))
+    assert tom.form(f"/notes/{pushed}/read", page="/notes").status_code == 404
+    assert "Er is een bericht voor je" in text(tess.client.get("/notes"))
+    resp = ib.form(f"/inbox/case/{pushed}/withdraw", page=f"/inbox/case/{pushed}")
+    assert resp.status_code == 302 and state(db, pushed) == "teacher_read"
+    assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
+    assert "Er is geen bericht voor je" in text(tess.client.get("/notes"))
+    assert client.get("/api/v1/signals/REF-1", headers=auth).get_json()["status"] == \
+        "teacher_informed"

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from . import rules, signals, tips
 from .auth import assertion_is_fresh, current_staff, role_required, step_up_required
 from .dutch import long_date, time_of, when
-from .web import get_db, now
+from .web import cfg, get_db, now
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -169,7 +169,8 @@ def assign(signal_id: str):
         abort(400)
     if teacher_id not in {t["id"] for t in _teachers(me.school_id)}:
         abort(400)
-    done = _act(signal_id, lambda: signals.assign_teacher(get_db(), now(), signal_id, teacher_id))
+    done = _act(signal_id, lambda: signals.assign_teacher(get_db(), now(), signal_id, teacher_id,
+                                                    signals.Deadlines.from_config(cfg())))
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
@@ -183,7 +184,8 @@ def reassign(signal_id: str):
         abort(400)
     if teacher_id not in {t["id"] for t in _teachers(me.school_id)}:
         abort(400)
-    done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id))
+    done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id,
+                                                   signals.Deadlines.from_config(cfg())))
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 

@@ -37,3 +37,20 @@ def next_school_start(after: datetime, start_time: str, holidays=()) -> datetime
                 return start
         day += timedelta(days=1)
     raise ValueError("no school day within 400 days — check the holidays")
+
+
+def add_school_days(start: datetime, days: int, holidays=()) -> datetime:
+    """The same local wall-clock time `days` school days later (weekends and holidays skipped).
+
+    Friday 08:00 + 3 school days is Wednesday 08:00: a note assigned on a Friday must not expire
+    on Monday morning before its teacher is back.
+    """
+    local = start.astimezone(LOCAL_TZ)
+    day, counted = local.date(), 0
+    for _ in range(400):
+        if counted == days:
+            return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=LOCAL_TZ)
+        day += timedelta(days=1)
+        if is_school_day(day, holidays):
+            counted += 1
+    raise ValueError("no school day within 400 days — check the holidays")

@@ -205,6 +205,20 @@ def unopened_deadline(received: datetime, start_time: str, holidays_: list,
                received + expiry + MAX_HOLIDAY_WAIT)
 
 
+def note_deadline(assigned: datetime, holidays_: list, expiry: timedelta) -> datetime:
+    """When an unread teacher note expires: `expiry` counted in school days (at least that much
+    wall time), and never more than MAX_HOLIDAY_WAIT later than the plain deadline."""
+    try:
+        school_days = schooltime.add_school_days(assigned, expiry.days, holidays_)
+    except ValueError:
+        return assigned + expiry
+    return min(max(assigned + expiry, school_days), assigned + expiry + MAX_HOLIDAY_WAIT)
+
+
+def _note_expiry(db, school_id: int, now: datetime, deadlines: "Deadlines") -> str:
+    return iso(note_deadline(now, holidays(db, school_id), deadlines.note_unread_expiry))
+
+
 def receive(db, now: datetime, *, municipality_id: int, school_id: int, reference: str,
             child: Child, deadlines: "Deadlines | None" = None) -> tuple[dict, bool]:
     """Store a new signal sealed, or recognise an idempotent retry. Returns (row, created)."""
@@ -281,13 +295,17 @@ def handover_available(db, signal_id: str) -> bool:
     return vault.has_sealed(db.conn, signal_id, "handover")
 
 
-def assign_teacher(db, now: datetime, signal_id: str, teacher_id: int) -> dict:
+def assign_teacher(db, now: datetime, signal_id: str, teacher_id: int,
+                   deadlines: "Deadlines | None" = None) -> dict:
     """opened → teacher_assigned: the hand-over copy becomes the teacher's note, then is gone."""
     stamp = iso(now)
+    deadlines = deadlines or Deadlines()
     with write(db):
+        school_id = get(db, signal_id)["school_id"]
         row = _transition(db, signal_id, ("opened",),
                           {"state": "teacher_assigned", "assigned_at": stamp,
                            "teacher_id": teacher_id, "handled_how": "note",
+                           "expires_at": _note_expiry(db, school_id, now, deadlines),
                            "updated_at": stamp})
         try:
             plaintext = vault.unseal(db.conn, signal_id, "handover")
@@ -317,14 +335,19 @@ def told_in_person(db, now: datetime, signal_id: str, how: str) -> dict:
     return row
 
 
-def reassign_note(db, now: datetime, signal_id: str, teacher_id: int) -> dict:
+def reassign_note(db, now: datetime, signal_id: str, teacher_id: int,
+                  deadlines: "Deadlines | None" = None) -> dict:
     """teacher_assigned → teacher_assigned for another teacher (the first is ill, or left).
     The sealed note is bound to the signal, not to a person, so nothing is decrypted; the unread
     deadline starts again so the new teacher gets the same time."""
     stamp = iso(now)
+    deadlines = deadlines or Deadlines()
     with write(db):
+        school_id = get(db, signal_id)["school_id"]
         return _transition(db, signal_id, ("teacher_assigned",),
-                           {"teacher_id": teacher_id, "assigned_at": stamp, "updated_at": stamp})
+                           {"teacher_id": teacher_id, "assigned_at": stamp,
+                            "expires_at": _note_expiry(db, school_id, now, deadlines),
+                            "updated_at": stamp})
 
 
 def withdraw_note(db, now: datetime, signal_id: str) -> dict:
@@ -425,7 +448,8 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
         _ended(db, rows, stamp, "expired")
         done["expired_unopened"] = len(rows)
         # 2. The teacher did not read the note in time.
-        rows = _bulk(db, "teacher_assigned", "assigned_at", iso(now - deadlines.note_unread_expiry),
+        # (expires_at was fixed at assignment, in school days: see note_deadline)
+        rows = _bulk(db, "teacher_assigned", "expires_at", stamp,
                      {"state": "expired", "closed_at": stamp, "updated_at": stamp})
         _ended(db, rows, stamp, "expired")
         done["expired_unread"] = len(rows)

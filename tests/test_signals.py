@@ -410,3 +410,16 @@ def test_a_mistyped_year_long_holiday_cannot_keep_a_name_for_a_year(db, clock, r
     assert row["expires_at"] == "2026-12-21T06:00:00Z"  # 7 days + 21 days
     clock.set("2026-12-21T06:00:00Z")
     assert signals.sweep(db, clock.now())["expired_unopened"] == 1
+
+
+def test_a_note_assigned_on_friday_waits_for_monday(db, clock, receive, staff):
+    """The unread-note deadline counts school days: Friday 08:00 + 3 → Wednesday 08:00."""
+    clock.set("2026-11-27T07:00:00Z")  # Friday 08:00
+    sid = receive()
+    signals.reveal(db, clock.now(), sid, staff())
+    signals.assign_teacher(db, clock.now(), sid, staff("Tom Leraar", ["teacher"]))
+    assert signals.get(db, sid)["expires_at"] == "2026-12-02T07:00:00Z"
+    clock.set("2026-11-30T08:00:00Z")  # Monday 09:00: plain 3 days have passed
+    assert signals.sweep(db, clock.now())["expired_unread"] == 0
+    clock.set("2026-12-02T07:00:00Z")
+    assert signals.sweep(db, clock.now())["expired_unread"] == 1

@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     push.register()  # the push step of the minute sweep (plan + deliver)
     from . import admin, auth
     auth.init_app(app)  # server-side sessions, Flask-Login, CSRF (API exempt), /auth
+    app.jinja_env.globals["passkey_fresh"] = auth.assertion_is_fresh
     app.register_blueprint(admin.bp)
     from . import push_routes
     app.register_blueprint(push_routes.bp)

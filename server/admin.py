@@ -15,7 +15,7 @@ from markupsafe import Markup
 from . import schools, stats
 from .dutch import MONTHS
 from . import staff as staff_mod
-from .auth import current_staff, login_manager
+from .auth import current_staff, login_manager, step_up_required
 from .clock import local, parse
 from .web import cfg, get_db, limiter, now
 
@@ -84,7 +84,17 @@ def staff_detail(staff_id):
                            is_me=person["id"] == _me().id)
 
 
+# Giving someone a role or a new passkey is how a stolen director session would let itself in
+# as a receiver: these need a passkey check of the last 2 minutes, like opening a signal. The
+# GETs are where the step-up page sends the browser back to.
+@bp.get("/staff/<int:staff_id>/roles")
+@bp.get("/staff/<int:staff_id>/reinvite")
+def staff_step_up_back(staff_id):
+    return _back("admin.staff_detail", staff_id=staff_id)
+
+
 @bp.post("/staff/<int:staff_id>/roles")
+@step_up_required
 def staff_roles(staff_id):
     _person_or_404(staff_id)
     try:
@@ -143,6 +153,7 @@ def passkey_revoke(staff_id, passkey_id):
 
 
 @bp.post("/staff/<int:staff_id>/reinvite")
+@step_up_required
 def staff_reinvite(staff_id):
     _person_or_404(staff_id)
     try:
@@ -164,6 +175,7 @@ def invite_form():
 
 @bp.post("/invite")
 @limiter.limit(lambda: "30/hour")
+@step_up_required
 def invite_create():
     form = {"display_name": request.form.get("display_name", ""),
             "group_name": request.form.get("group_name", ""),

@@ -15,9 +15,13 @@ log = logging.getLogger("hwc")
 
 
 def _rate_key() -> str:
-    """Rate-limit per bearer token (hashed) for machines, per address for people."""
+    """Rate-limit per bearer token (hashed) for machines, per address for people.
+
+    Only on the API does a token choose the bucket: elsewhere a made-up Authorization header
+    must not buy a fresh bucket for every login attempt.
+    """
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
+    if request.blueprint == "api" and header.startswith("Bearer "):
         return "tok:" + hashlib.sha256(header[7:].encode("utf-8", "surrogatepass")).hexdigest()
     return "ip:" + (request.remote_addr or "?")
 

@@ -57,6 +57,8 @@ for _page in ADMIN_PAGES:
     R[_page] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=200, other=200)
 R["/admin/staff/<int:staff_id>"] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403,
                                         director=200, other=404)  # school A's teacher
+for _back in ("/admin/staff/<int:staff_id>/roles", "/admin/staff/<int:staff_id>/reinvite"):
+    R[_back] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=303, other=303)
 R["/admin/invite/qr/<token>.svg"] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403,
                                          director=200, other=404)  # school A's invite
 
@@ -212,3 +214,37 @@ def test_no_personal_data_in_any_url_or_title(world, app, db):
                                    page=f"/inbox/signal/{values['signal_id']}")
     title = re.search(r"<title>(.*?)</title>", resp.get_data(as_text=True)).group(1)
     assert "Sanne" not in title and "Sanne Verzonnen" in resp.get_data(as_text=True)
+
+
+def test_director_actions_that_let_someone_in_need_a_fresh_passkey(world, db, clock):
+    """A stolen director session must not invite itself in as receiver: inviting, re-inviting
+    and changing roles need a passkey check of the last 2 minutes."""
+    people, values = world
+    director = people["director"]
+    clock.advance(minutes=3)
+    before = db.conn.execute("SELECT count(*) FROM invites").fetchone()[0]
+    roles_before = db.conn.execute("SELECT count(*) FROM staff_roles").fetchone()[0]
+    for url, data in [("/admin/invite", {"display_name": "Indringer", "roles": "receiver"}),
+                      (f"/admin/staff/{values['staff_id']}/reinvite", {}),
+                      (f"/admin/staff/{values['staff_id']}/roles",
+                       {"roles": ["teacher", "receiver"]})]:
+        resp = director.client.post(url, data={"csrf_token": director.csrf(), **data})
+        assert resp.status_code == 303 and "/auth/step-up" in resp.headers["Location"], url
+    assert db.conn.execute("SELECT count(*) FROM invites").fetchone()[0] == before
+    assert db.conn.execute("SELECT count(*) FROM staff_roles").fetchone()[0] == roles_before
+    assert director.step_up().status_code == 200
+    resp = director.client.post("/admin/invite", data={
+        "csrf_token": director.csrf(), "display_name": "Nieuwe Collega", "roles": "teacher"})
+    assert resp.status_code == 200 and "/auth/invite/" in resp.get_data(as_text=True)
+
+
+def test_a_made_up_bearer_header_buys_no_fresh_login_bucket(app):
+    """Login rate limits count per address; an Authorization header must not change that."""
+    from server.web import limiter
+    limiter.reset()
+    device = Device(app)
+    token = device.csrf()
+    codes = [device.client.post("/auth/login/options", json={}, headers={
+        "Authorization": f"Bearer made-up-{i}", "X-CSRFToken": token}).status_code
+             for i in range(80)]
+    assert 429 in codes

@@ -26,6 +26,10 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     from . import webhooks  # noqa: F401  (registers the receipt-webhook delivery job)
 
     cfg = config_mod.load(overrides, env=env)
+    for needed in ("templates", "static", "manifest.json"):
+        if not (ROOT / needed).exists():
+            raise config_mod.ConfigError(
+                f"{ROOT / needed} is missing: install HwC Inbox from a checkout (pip install -e .)")
     db_mod.init_data_dir(cfg.data_dir)  # idempotent; also runs migrations
 
     app = Flask(__name__, static_folder=str(ROOT / "static"), static_url_path="/static",

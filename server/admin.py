@@ -131,6 +131,19 @@ def staff_deactivate(staff_id):
     return _back("admin.staff_detail", staff_id=staff_id)
 
 
+@bp.post("/staff/<int:staff_id>/delete")
+def staff_delete(staff_id):
+    _person_or_404(staff_id)
+    try:
+        staff_mod.delete(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
+                         actor=_actor())
+    except staff_mod.StaffError as exc:
+        flash(str(exc), "error")
+        return _back("admin.staff_detail", staff_id=staff_id)
+    flash("De gegevens van deze persoon zijn gewist.")
+    return _back()
+
+
 @bp.post("/staff/<int:staff_id>/reactivate")
 def staff_reactivate(staff_id):
     _person_or_404(staff_id)

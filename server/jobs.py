@@ -27,8 +27,10 @@ def run_once(cfg, clock) -> dict:
         result = {}
         # Each step on its own: one failing step (a broken webhook peer, a bad holiday) must
         # not keep the others — deadlines, pushes — from running. Pushes go first.
+        from . import staff
         steps = [("deadlines", lambda: signals.sweep(database, now,
-                                                     signals.Deadlines.from_config(cfg)))]
+                                                     signals.Deadlines.from_config(cfg))),
+                 ("staff", lambda: staff.housekeeping(database, now, cfg))]
         steps += [(getattr(job, "__module__", "job"), lambda job=job: job(database, now, cfg))
                   for job in sorted(EXTRA_JOBS, key=lambda j: j.__module__ != "server.push")]
         for name, step in steps:

@@ -187,6 +187,41 @@ def deactivate(db, now, *, school_id: int, staff_id: int, actor: str, actor_id: 
         audit(db, now, school_id, actor, "staff.deactivated", f"staff:{staff_id}")
 
 
+def delete(db, now, *, school_id: int, staff_id: int, actor: str) -> None:
+    """Remove a person who was switched off: their roles, passkeys, sessions, invites and push
+    devices go with them (ON DELETE CASCADE); signals they touched forget them (SET NULL). What
+    remains is the audit trail, which names staff by id only."""
+    with write(db):
+        person = get(db, staff_id, school_id)
+        if person is None:
+            raise LookupError(staff_id)
+        if person["active"]:
+            raise StaffError("Schakel deze persoon eerst uit; daarna kun je de gegevens wissen.")
+        # The invite that brought them in still holds their name.
+        db.conn.execute("DELETE FROM invites WHERE staff_id = ? OR user_handle = ?",
+                        (staff_id, person["user_handle"]))
+        db.conn.execute("DELETE FROM staff WHERE id = ? AND school_id = ?", (staff_id, school_id))
+        audit(db, now, school_id, actor, "staff.deleted", f"staff:{staff_id}")
+
+
+#: How long housekeeping keeps what is only needed for a while (no child data in any of it).
+AUDIT_RETENTION = timedelta(days=365)
+INVITE_RETENTION = timedelta(days=30)
+
+
+def housekeeping(db, now, cfg=None) -> dict:
+    """Sweep step: forget audit events after a year, and invites 30 days after they were used,
+    withdrawn or expired (their hashes are of no use to anyone after that)."""
+    cutoff = iso(now - INVITE_RETENTION)
+    with write(db):
+        audit_gone = db.conn.execute("DELETE FROM audit_events WHERE at < ?",
+                                     (iso(now - AUDIT_RETENTION),)).rowcount
+        invites_gone = db.conn.execute(
+            "DELETE FROM invites WHERE COALESCE(used_at, withdrawn_at, expires_at) < ?",
+            (cutoff,)).rowcount
+    return {"audit_events_purged": audit_gone, "invites_purged": invites_gone}
+
+
 def reactivate(db, now, *, school_id: int, staff_id: int, actor: str) -> None:
     with write(db):
         cur = db.conn.execute("UPDATE staff SET active = 1 WHERE id = ? AND school_id = ?",

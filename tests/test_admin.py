@@ -247,3 +247,30 @@ def test_demo_hook_makes_a_director_invite(db, clock):
     link = re.search(r"http://localhost:8000/auth/invite/(\S+)", "\n".join(lines)).group(1)
     inv = staff_mod.find_invite(db, link)
     assert inv and set(inv["roles"].split(",")) >= {"director"}
+
+
+def test_a_switched_off_person_can_be_deleted_and_housekeeping_forgets_old_things(
+        app, db, clock, school):
+    from datetime import timedelta
+
+    from server import staff as staff_mod
+    director = enrolled(app, db, clock, school["id"], ("director", "receiver"), "Dirk Directeur")
+    enrolled(app, db, clock, school["id"], ("teacher",), "Tom Weg", "groep 3")
+    tom = db.conn.execute("SELECT id FROM staff WHERE display_name='Tom Weg'").fetchone()[0]
+    page = f"/admin/staff/{tom}"
+    resp = director.form(f"/admin/staff/{tom}/delete", page=page)
+    assert resp.status_code == 303  # refused: still active
+    assert db.conn.execute("SELECT count(*) FROM staff WHERE id = ?", (tom,)).fetchone()[0] == 1
+    director.form(f"/admin/staff/{tom}/deactivate", page=page)
+    resp = director.form(f"/admin/staff/{tom}/delete", page=page)
+    assert resp.status_code == 303
+    for table, column in (("staff", "id"), ("staff_roles", "staff_id"),
+                          ("passkeys", "staff_id"), ("web_sessions", "staff_id")):
+        assert db.conn.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?",
+                               (tom,)).fetchone()[0] == 0, table
+    assert "Tom Weg" not in "\n".join(db.conn.iterdump())
+    # Housekeeping: invites 30 days after use, audit events after a year.
+    clock.advance(days=31)
+    assert staff_mod.housekeeping(db, clock.now())["invites_purged"] == 1  # the director's
+    clock.advance(days=365)
+    assert staff_mod.housekeeping(db, clock.now())["audit_events_purged"] >= 1

@@ -373,3 +373,26 @@ def test_a_broken_webhook_peer_does_not_stop_pushes_or_deadlines(tmp_path):
         srv.close()
     assert calls == ["ran"] and result["after"] == 1 and "expired_unopened" in result
     assert any(k.startswith("failed:") for k in result)
+
+
+def test_delivered_receipt_copies_live_no_longer_than_the_receipts(tmp_path):
+    """Review M3: with receipt_purge_days=5 a delivered webhook event is gone after 5 days."""
+    from server import config, webhooks
+    from server import db as db_mod
+    from server.clock import FakeClock, iso
+
+    cfg = config.load({"data_dir": tmp_path / "d", "receipt_purge_days": 5}, env={})
+    db_mod.init_data_dir(cfg.data_dir)
+    database = db_mod.connect(cfg.data_dir)
+    clock = FakeClock()
+    database.conn.execute("INSERT INTO municipalities (name, token_hash, created_at)"
+                          " VALUES ('G', 'x', ?)", (iso(clock.now()),))
+    database.conn.execute(
+        "INSERT INTO receipt_events (municipality_id, reference, status, receipt, created_at,"
+        " next_attempt_at, delivered_at) VALUES (1, 'R', 'opened', '{}', ?, ?, ?)",
+        (iso(clock.now()),) * 3)
+    clock.advance(days=5, seconds=-1)
+    assert webhooks.deliver_due(database, clock.now(), cfg)["webhook_events_purged"] == 0
+    clock.advance(seconds=1)
+    assert webhooks.deliver_due(database, clock.now(), cfg)["webhook_events_purged"] == 1
+    database.close()

@@ -318,8 +318,9 @@ def monitoring():
         first, last = stats.default_range(local(now()).date())
     rows = stats.monthly_rows(get_db(), _me().school_id, first, last)
     chart = Markup(stats.svg_chart(rows, id_prefix="monitoring"))  # escaped by stats.svg_chart
+    push = stats.push_minutes(get_db(), _me().school_id, first, last)
     return render_template("admin/monitoring.html", rows=rows, chart=chart, first=first,
-                           last=last, error=error, month_names=MONTHS,
+                           last=last, error=error, month_names=MONTHS, push=push,
                            school=schools.get(get_db(), _me().school_id)), status
 
 

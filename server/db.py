@@ -314,6 +314,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX main.web_sessions_seen ON web_sessions(last_seen_at);
         CREATE INDEX main.audit_events_school ON audit_events(school_id, at)
     """),
+    ("0012_notify_minutes", """
+        CREATE TABLE main.notify_minutes (
+            id INTEGER PRIMARY KEY,
+            school_id INTEGER NOT NULL REFERENCES schools(id),
+            month TEXT NOT NULL,
+            minutes INTEGER NOT NULL
+        );
+    """),
 ]
 
 

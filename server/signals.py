@@ -560,5 +560,13 @@ def receipt(row: dict) -> dict:
 def mark_notified(db, now: datetime, signal_id: str) -> None:
     """The first push went out (recorded once; the receipt shows it)."""
     with write(db):
-        db.conn.execute("UPDATE signals SET notified_at = ? WHERE id = ? AND notified_at IS NULL",
-                        (iso(now), signal_id))
+        cur = db.conn.execute(
+            "UPDATE signals SET notified_at = ? WHERE id = ? AND notified_at IS NULL"
+            " RETURNING school_id, received_at", (iso(now), signal_id))
+        row = cur.fetchone()
+        if row is not None:  # the first push: keep only how long it took, per school per month
+            school_id, received_at = row
+            db.conn.execute(
+                "INSERT INTO notify_minutes (school_id, month, minutes) VALUES (?, ?, ?)",
+                (school_id, _month(received_at),
+                 int((now - parse(received_at)).total_seconds() // 60)))

@@ -247,3 +247,14 @@ def svg_chart(rows: list[dict], *, title: str = "Signalen per maand", width: int
             f'font-size="9">{esc(_month_label(row["month"]))}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def push_minutes(db, school_id: int, first: str, last: str) -> dict[str, int | None]:
+    """Per month: the median minutes from receipt to the first push (the receipt's
+    `notified_at`), or None for a month without pushes. For the director's page only."""
+    values: dict[str, list[int]] = {}
+    for row in db.query(
+            "SELECT month, minutes FROM notify_minutes WHERE school_id = ?"
+            " AND month BETWEEN ? AND ?", (school_id, first, last)):
+        values.setdefault(row["month"], []).append(row["minutes"])
+    return {month: median(v) for month, v in values.items()}

@@ -92,9 +92,11 @@ def test_director_sees_chart_and_table(seeded, director):
     assert '<title id="monitoring-title">Signalen per maand</title>' in html
     assert "5 signalen ontvangen, waarvan 3 geopend voor schooltijd, over 12 maanden" in html
     # received, before start, median, p90, teacher informed, returned, expired
-    assert cells(html, "november 2026") == ["4", "2", "20", "100", "2", "1", "1"]
-    assert cells(html, "oktober 2026") == ["1", "1", "30", "30", "0", "0", "0"]
-    assert cells(html, "december 2025") == ["0", "0", "–", "–", "0", "0", "0"]
+    # columns: received, before start, minutes to first push, median/p90 to open, informed,
+    # returned, expired
+    assert cells(html, "november 2026") == ["4", "2", "1", "20", "100", "2", "1", "1"]
+    assert cells(html, "oktober 2026") == ["1", "1", "1", "30", "30", "0", "0", "0"]
+    assert cells(html, "december 2025") == ["0", "0", "–", "–", "–", "0", "0", "0"]
     assert "januari 2026" in html and "november 2025" not in html  # the last 12 months
     assert "alleen anonieme aantallen" in html
     assert "wanneer de eerste melding" in html  # what notified_at is, in one sentence
@@ -159,8 +161,8 @@ def test_each_director_sees_only_their_own_school(app, db, clock, school, other_
     other = enrolled(app, db, clock, other_school["id"], roles=("director",), name="Door Elders")
     html = other.client.get("/admin/monitoring").get_data(as_text=True)
     assert "Monitoring van CSG Het Baken" in html and "De Kastanje" not in html
-    assert cells(html, "november 2026") == ["7", "0", "–", "–", "0", "0", "0"]
-    assert cells(html, "oktober 2026") == ["0", "0", "–", "–", "0", "0", "0"]
+    assert cells(html, "november 2026") == ["7", "0", "–", "–", "–", "0", "0", "0"]
+    assert cells(html, "oktober 2026") == ["0", "0", "–", "–", "–", "0", "0", "0"]
     text = other.client.get("/admin/monitoring.csv").get_data().decode("utf-8-sig")
     assert "2026-11;7;0;0;;;0;0;0;0" in text and "2026-10;0;" in text
     mine = director.client.get("/admin/monitoring").get_data(as_text=True)
@@ -184,3 +186,26 @@ def test_no_personal_data_or_signal_moments(seeded, director):
         assert not re.search(r"\d{4}-\d{2}-\d{2}", out)          # no day, only months
         assert not re.search(r"\b\d{1,2}:\d{2}\b", out)          # no time of day
         assert not re.search(r"\b\d{1,2}[-/]\d{1,2}[-/]\d{2,4}\b", out)
+
+
+def test_monitoring_shows_minutes_to_the_first_push(app, db, clock, school):
+    """Issue 5: the director sees how long it took until the first push went out (median per
+    month) — from the receipt's notified_at, kept only as a number of minutes."""
+    from server import signals
+    from .auth_helpers import enrolled
+    director = enrolled(app, db, clock, school["id"], ("director",), "Dirk Directeur")
+    _r, _tok = __import__("server").municipalities.add(db, clock.now(), name="G Push",
+                                                         brins=[school["brin"]])
+    mid = db.conn.execute("SELECT id FROM municipalities WHERE name='G Push'").fetchone()[0]
+    for i, delay in enumerate((0, 10, 40)):
+        row, _ = signals.receive(db, clock.now(), municipality_id=mid, school_id=school["id"],
+                                 reference=f"P-{i}", child=signals.Child("Kind Verzonnen",
+                                                                         "2017-01-01"))
+        from datetime import timedelta
+        signals.mark_notified(db, clock.now() + timedelta(minutes=delay), row["id"])
+        signals.mark_notified(db, clock.now() + timedelta(minutes=99), row["id"])  # once only
+    page = director.client.get("/admin/monitoring").get_data(as_text=True)
+    assert "Mediaan minuten tot eerste melding" in page
+    assert db.conn.execute("SELECT group_concat(minutes) FROM notify_minutes").fetchone()[0] \
+        == "0,10,40"
+    assert '<td class="num">10</td>' in page

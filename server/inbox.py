@@ -46,6 +46,17 @@ def _teachers(school_id: int) -> list[dict]:
         (school_id,)))
 
 
+def _chosen_teacher() -> int:
+    """The teacher picked in the form: an active teacher of this school, else 400."""
+    try:
+        teacher_id = int(request.form.get("teacher_id", ""))
+    except ValueError:
+        abort(400)
+    if teacher_id not in {t["id"] for t in _teachers(current_staff().school_id)}:
+        abort(400)
+    return teacher_id
+
+
 def _name_of(staff_id: int | None) -> str:
     if staff_id is None:
         return "een collega"
@@ -162,13 +173,7 @@ def _act(signal_id: str, action):
 @bp.post("/case/<signal_id>/assign")
 @role_required("receiver", "backup")
 def assign(signal_id: str):
-    me = current_staff()
-    try:
-        teacher_id = int(request.form.get("teacher_id", ""))
-    except ValueError:
-        abort(400)
-    if teacher_id not in {t["id"] for t in _teachers(me.school_id)}:
-        abort(400)
+    teacher_id = _chosen_teacher()
     done = _act(signal_id, lambda: signals.assign_teacher(get_db(), now(), signal_id, teacher_id,
                                                     signals.Deadlines.from_config(cfg())))
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
@@ -177,13 +182,7 @@ def assign(signal_id: str):
 @bp.post("/case/<signal_id>/reassign")
 @role_required("receiver", "backup")
 def reassign(signal_id: str):
-    me = current_staff()
-    try:
-        teacher_id = int(request.form.get("teacher_id", ""))
-    except ValueError:
-        abort(400)
-    if teacher_id not in {t["id"] for t in _teachers(me.school_id)}:
-        abort(400)
+    teacher_id = _chosen_teacher()
     done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id,
                                                    signals.Deadlines.from_config(cfg())))
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))

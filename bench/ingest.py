@@ -59,13 +59,20 @@ def run(client, url, headers, n, prefix) -> list[float]:
     return samples
 
 
-def main(n: int = 500) -> None:
+def measure(n: int, kick: bool) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        app = create_app({"data_dir": data, "api_rate_limit": "1000000/minute"}, env={})
+        app = create_app({"data_dir": data, "api_rate_limit": "1000000/minute",
+                          "extra": {"push_kick": kick}}, env={})
         database = db_mod.connect(data)
         schools.add(database, SystemClock().now(), brin="12AB", name="Bench School")
         _r, token = municipalities.add(database, SystemClock().now(), name="Bench", brins=["12AB"])
+        # A school has a receiver, so each signal's first push is planned once (no device, so
+        # nothing is sent): the push planner woken after every signal is part of the real path.
+        staff_id = database["staff"].insert({
+            "school_id": 1, "display_name": "Bench Ontvanger", "user_handle": b"b" * 32,
+            "created_at": "2026-01-01T00:00:00Z"}).last_pk
+        database["staff_roles"].insert({"staff_id": staff_id, "role": "receiver"})
         database.close()
         base = baseline_app(Path(tmp) / "baseline.db").test_client()
         real = app.test_client()
@@ -73,11 +80,22 @@ def main(n: int = 500) -> None:
         run(real, "/api/v1/signals", {"Authorization": f"Bearer {token}"}, 20, "warm")
         b = run(base, "/signals", {}, n, "b")
         r = run(real, "/api/v1/signals", {"Authorization": f"Bearer {token}"}, n, "r")
-    (b50, b95), (r50, r95) = percentiles(b), percentiles(r)
+        kicker = app.extensions.get("hwc_push_kicker")  # the push planner woken by each signal
+        if kicker is not None:
+            kicker.idle.wait(30)
+    return b, r
+
+
+def main(n: int = 500) -> None:
     print(f"N={n} POSTs each, same process, same run")
-    print(f"baseline (bare Flask + one SQLite INSERT): p50 {b50:.2f} ms  p95 {b95:.2f} ms")
-    print(f"HwC Inbox POST /api/v1/signals:            p50 {r50:.2f} ms  p95 {r95:.2f} ms")
-    print(f"ratio p50 {r50 / b50:.2f}x   ratio p95 {r95 / b95:.2f}x   (target <= 2)")
+    for kick, label in ((False, "intake only (push planner off)"),
+                        (True, "as served (push planner woken after each signal)")):
+        b, r = measure(n, kick)
+        (b50, b95), (r50, r95) = percentiles(b), percentiles(r)
+        print(f"-- {label}")
+        print(f"baseline (bare Flask + one SQLite INSERT): p50 {b50:.2f} ms  p95 {b95:.2f} ms")
+        print(f"HwC Inbox POST /api/v1/signals:            p50 {r50:.2f} ms  p95 {r95:.2f} ms")
+        print(f"ratio p50 {r50 / b50:.2f}x   ratio p95 {r95 / b95:.2f}x   (target <= 2)")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ How it runs (all timers are derived from the database, so a restart loses none):
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import ipaddress
 import json
@@ -325,11 +326,24 @@ def _insert_jobs(db, signal_id: str, staff_ids, event: str, due: datetime) -> in
     return count
 
 
+_SCHOOL_TIMES = ("start_time", "escalation_time", "escalation_delay_minutes", "quiet_start",
+                 "quiet_end")
+
+
 def _due(rule, stamp: str, school, holidays) -> datetime:
     """A push time by `rule`; if the school's calendar makes it impossible (a holiday that
     covers more than a year), push at once rather than never."""
+    key = tuple(school.get(k) for k in _SCHOOL_TIMES)
+    return _due_cached(rule, stamp, key, tuple(holidays))
+
+
+@functools.lru_cache(maxsize=4096)
+def _due_cached(rule, stamp: str, school_key: tuple, holidays: tuple) -> datetime:
+    """Memo of the pure schedule rules: every plan looks at every waiting signal, and the
+    answer only changes when the school's times or holidays do (they are part of the key)."""
+    school = dict(zip(_SCHOOL_TIMES, school_key))
     try:
-        return rule(parse(stamp), school, holidays)
+        return rule(parse(stamp), school, list(holidays))
     except ValueError:
         log.error("push time could not be computed for a school; sending without delay")
         return parse(stamp)
@@ -383,6 +397,12 @@ def plan(db, now: datetime) -> dict:
         "SELECT 1 FROM push_jobs WHERE signal_id IN (SELECT id FROM signals"
         " WHERE state IN ('closed', 'returned', 'expired')) LIMIT 1").fetchone()
     cleaned = 0
+    # Only people with a device can be pushed: a job for someone without one could never be
+    # delivered, and writing it would only hold up intake.
+    with_device = {r[0] for r in db.conn.execute("SELECT DISTINCT staff_id FROM push_subscriptions")}
+    todo = [(sid, [p for p in staff_ids if p in with_device], event, due)
+            for sid, staff_ids, event, due in todo]
+    todo = [t for t in todo if t[1]]
     if todo or stale:
         with write(db):
             # Jobs of ended signals are moot, and which staff were involved is forgotten.
@@ -468,6 +488,9 @@ def deliver_due(db, now: datetime, cfg, *, timeout: float = SEND_TIMEOUT) -> dic
     stamp = iso(now)
     counts = {"push_sent": 0, "push_retry": 0, "push_given_up": 0, "push_moot": 0,
               "push_devices_removed": 0}
+    if db.conn.execute(f"SELECT 1 FROM push_jobs WHERE {_PENDING} LIMIT 1",
+                       {"now": stamp}).fetchone() is None:
+        return counts  # nothing due: no write transaction, so intake is never held up
     with write(db):
         # A signal already opened (or a note already read) needs no push any more.
         counts["push_moot"] = db.conn.execute(
@@ -614,7 +637,13 @@ class Kicker:
             self._thread = threading.Thread(target=self._run, name="hwc-push-kick", daemon=True)
             self._thread.start()
 
+    #: A short pause before planning, so a municipality's batch of signals wakes the planner
+    #: once, and its reads do not hold up the commits of the signals still arriving (in a
+    #: rollback journal, a reader delays a writer's commit).
+    DEBOUNCE_SECONDS = 0.3
+
     def _run(self) -> None:
+        threading.Event().wait(self.DEBOUNCE_SECONDS)
         while True:
             with self._lock:
                 if not self._pending:

@@ -70,8 +70,8 @@ def _name_of(staff_id: int | None) -> str:
 def index():
     me, moment = current_staff(), now()
     database = get_db()
-    waiting = [dict(r, when=when(r["received_at"], moment),
-                    may_open=rules.may_open(database, moment, me, r))
+    may_open = rules.opener(database, moment, me)
+    waiting = [dict(r, when=when(r["received_at"], moment), may_open=may_open(r))
                for r in signals.waiting(database, me.school_id)]
     cases = [dict(c, when=when(c["received_at"], moment),
                   read_at=time_of(c["teacher_informed_at"]))

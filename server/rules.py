@@ -23,21 +23,23 @@ def receivers_all_away(db, school_id: int, now: datetime) -> bool:
     return all(r["away_until"] and r["away_until"] > iso(now) for r in rows)
 
 
-def escalated(db, signal_row: dict, now: datetime) -> bool:
+def opener(db, now: datetime, staff):
+    """A test `row -> may this person open it`, with what it needs looked up once (the inbox
+    asks it for every waiting signal: no query per row)."""
     from . import escalation
 
-    school = schools.get(db, signal_row["school_id"])
-    due = escalation.escalation_at(parse(signal_row["received_at"]), school,
-                                   signals.holidays(db, signal_row["school_id"]))
-    return now >= due
+    roles = set(staff.roles)
+    if "receiver" in roles:
+        return lambda row: row["school_id"] == staff.school_id
+    if "backup" not in roles:
+        return lambda row: False
+    if receivers_all_away(db, staff.school_id, now):
+        return lambda row: row["school_id"] == staff.school_id
+    school = schools.get(db, staff.school_id)
+    holidays = signals.holidays(db, staff.school_id)
+    return lambda row: (row["school_id"] == staff.school_id and now >= escalation.escalation_at(
+        parse(row["received_at"]), school, holidays))
 
 
 def may_open(db, now: datetime, staff, signal_row: dict) -> bool:
-    roles = set(staff.roles)
-    if signal_row["school_id"] != staff.school_id:
-        return False
-    if "receiver" in roles:
-        return True
-    if "backup" in roles:
-        return receivers_all_away(db, staff.school_id, now) or escalated(db, signal_row, now)
-    return False
+    return opener(db, now, staff)(signal_row)

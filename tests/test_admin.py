@@ -251,8 +251,6 @@ def test_demo_hook_makes_a_director_invite(db, clock):
 
 def test_a_switched_off_person_can_be_deleted_and_housekeeping_forgets_old_things(
         app, db, clock, school):
-    from datetime import timedelta
-
     from server import staff as staff_mod
     director = enrolled(app, db, clock, school["id"], ("director", "receiver"), "Dirk Directeur")
     enrolled(app, db, clock, school["id"], ("teacher",), "Tom Weg", "groep 3")

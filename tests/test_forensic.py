@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
-
 from server import create_app
 from server import db as db_mod
 from server import municipalities, schools, signals

@@ -238,12 +238,14 @@ def test_access_rules(team, pushed, app, db, clock, other_school):
     assert "Nieuw signaal" not in text(other.client.get("/inbox"))
     assert other.form(f"/inbox/signal/{pushed}/reveal", page="/inbox").status_code == 404
     # The backup may not open at 07:00 while the receiver is present …
+    assert f"/inbox/signal/{pushed}" not in text(backup.client.get("/inbox"))
     assert backup.client.get(f"/inbox/signal/{pushed}").status_code == 403
     assert backup.form(f"/inbox/signal/{pushed}/reveal", page="/inbox").status_code == 403
     assert state(db, pushed) == "received"
     # … but may once it is unopened at the school's escalation time (08:00) …
     clock.set("2026-11-23T07:00:00Z")
     backup.login()
+    assert f"/inbox/signal/{pushed}" in text(backup.client.get("/inbox"))
     assert backup.client.get(f"/inbox/signal/{pushed}").status_code == 200
     resp = backup.form(f"/inbox/signal/{pushed}/reveal", page=f"/inbox/signal/{pushed}")
     assert resp.status_code == 200 and NAME in text(resp)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .auth_helpers import Device, enrolled
+from .auth_helpers import enrolled
 from .push_helpers import Device as PushDevice
 
 

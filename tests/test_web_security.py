@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from server import municipalities, push, signals
+from server import push, signals
 from server.web import CSP
 
 from .auth_helpers import Device, enrolled, invite
-from .conftest import OTHER_BRIN, signal_body
+from .conftest import signal_body
 from .push_helpers import Device as PushDevice
 
 ROLES = ("anon", "teacher", "receiver", "backup", "director", "other")

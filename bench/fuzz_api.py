@@ -44,7 +44,7 @@ from server import create_app  # noqa: E402
 from server import db as db_mod  # noqa: E402
 from server import municipalities, schools, signals  # noqa: E402
 from server.clock import FakeClock, iso  # noqa: E402
-from server.web import limiter  # noqa: E402
+from server.web.base import limiter  # noqa: E402
 
 BRIN = "12AB"
 OUT_OF_SCOPE_BRIN = "34CD"

@@ -14,12 +14,10 @@ import click
 
 from . import config as config_mod
 from . import db as db_mod
-from . import jobs, municipalities, schools
+from . import jobs, municipalities, schools, webhooks
 from . import staff as staff_mod
-
-
-from . import webhooks  # noqa: F401  (registers the receipt-webhook delivery job in jobs)
 from .clock import SystemClock
+from .datadir import init_data_dir
 
 
 class Context:
@@ -56,7 +54,7 @@ def main(ctx, data_dir):
 def init(obj: Context):
     """Create the data directory (idempotent): databases, secret key, VAPID keys."""
     cfg = obj.config()
-    created = db_mod.init_data_dir(cfg.data_dir)
+    created = init_data_dir(cfg.data_dir)
     what = ", ".join(sorted(created)) if created else "nothing new"
     click.echo(f"Data directory {cfg.data_dir} ready ({what}).")
 
@@ -161,10 +159,6 @@ def municipality_revoke(obj: Context, name):
 
 # --- people -----------------------------------------------------------------------------------
 
-def _invite_link(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/auth/invite/{token}"
-
-
 @main.command()
 @click.option("--school", "brin", required=True, help="BRIN of the school.")
 @click.option("--role", "roles", multiple=True, required=True,
@@ -192,7 +186,7 @@ def invite(obj: Context, brin, roles, name, group, base_url, no_qr):
             group_name=group, roles=roles, actor="cli")
     except staff_mod.StaffError as exc:
         raise click.ClickException(str(exc)) from None
-    link = _invite_link(cfg.base_url, token)
+    link = staff_mod.invite_link(cfg.base_url, token)
     click.echo(f"Invite for {invite_row['display_name']} ({', '.join(sorted(set(roles)))}) at "
                f"{row['brin']}, valid until {invite_row['expires_at']}, works once:")
     click.echo(link)
@@ -208,7 +202,7 @@ def _demo_director_invite(database, cfg, now):
     _inv, token = staff_mod.create_invite(database, now, school_id=row["id"],
                                           display_name="Demo Directeur",
                                           roles=["director", "receiver"], actor="cli")
-    return [f"Director invite (works once, 72 h): {_invite_link(cfg.base_url, token)}"]
+    return [f"Director invite (works once, 72 h): {staff_mod.invite_link(cfg.base_url, token)}"]
 
 
 # --- the municipality's side -----------------------------------------------------------------
@@ -352,7 +346,7 @@ def _setup_logging() -> None:
 def serve(obj: Context, host, port, base_url, trusted_proxy):
     """Run the server (waitress) with the deadline sweep every minute."""
     cfg = obj.config(base_url=base_url or f"http://localhost:{port}")
-    db_mod.init_data_dir(cfg.data_dir)
+    init_data_dir(cfg.data_dir)
     _setup_logging()
     click.echo(f"HwC Inbox on http://{host}:{port} (public address {cfg.base_url})")
     _serve(cfg, host, port, trusted_proxy=trusted_proxy)
@@ -370,7 +364,7 @@ def demo(port, keep):
     data_dir = Path(tempfile.mkdtemp(prefix="hwc-demo-"))
     base_url = f"http://localhost:{port}"
     cfg = config_mod.load({"data_dir": data_dir, "base_url": base_url})
-    db_mod.init_data_dir(data_dir)
+    init_data_dir(data_dir)
     database = db_mod.connect(data_dir)
     now = SystemClock().now()
     schools.add(database, now, brin=DEMO_BRIN, name="Demoschool De Vlinder", type="po")

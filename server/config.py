@@ -10,12 +10,16 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+#: The checkout the app runs from: templates/, static/ and manifest.json live here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 class ConfigError(ValueError):
     """A setting is missing or outside its allowed range."""
 
 
-# name: (default, minimum, maximum) — all deadlines in the units their name says.
+#: name: (default, minimum, maximum), in the units the name says. The one home of every deadline
+#: default: `Config` and `signals.Deadlines` take theirs from here.
 DEADLINE_BOUNDS = {
     "unopened_expiry_days": (7, 1, 14),
     "note_unread_expiry_days": (3, 1, 7),
@@ -29,11 +33,11 @@ DEADLINE_BOUNDS = {
 class Config:
     data_dir: Path = Path("instance")
     base_url: str = "http://localhost:8000"
-    unopened_expiry_days: int = 7
-    note_unread_expiry_days: int = 3
-    case_autoclose_days: int = 14
-    receipt_purge_days: int = 30
-    handover_minutes: int = 30
+    unopened_expiry_days: int = DEADLINE_BOUNDS["unopened_expiry_days"][0]
+    note_unread_expiry_days: int = DEADLINE_BOUNDS["note_unread_expiry_days"][0]
+    case_autoclose_days: int = DEADLINE_BOUNDS["case_autoclose_days"][0]
+    receipt_purge_days: int = DEADLINE_BOUNDS["receipt_purge_days"][0]
+    handover_minutes: int = DEADLINE_BOUNDS["handover_minutes"][0]
     #: Flask-Limiter rate string per municipality token.
     api_rate_limit: str = "60/minute;20/second"
     #: Seconds between sweeps in `serve`.

@@ -8,7 +8,6 @@ guarantees rest on: a silently ignored `secure_delete` would leave shredded byte
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from pathlib import Path
 
@@ -366,36 +365,3 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
 
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
-
-
-# --- data directory ---------------------------------------------------------------------------
-
-def init_data_dir(data_dir: Path | str) -> dict:
-    """Create the data directory idempotently; return which files were created."""
-    from . import push  # VAPID keys live with push
-
-    data_dir = Path(data_dir)
-    old_umask = os.umask(0o077)
-    created = {}
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(data_dir, 0o700)
-        secret = data_dir / "secret_key"
-        if not secret.exists():
-            secret.write_bytes(os.urandom(32).hex().encode())
-            created["secret_key"] = True
-        created.update(push.ensure_vapid_keys(data_dir))
-        for name in (MAIN_DB, KEYS_DB):
-            if not (data_dir / name).exists():
-                created[name] = True
-        db = connect(data_dir)
-        try:
-            migrate(db)
-        finally:
-            db.close()
-        for path in data_dir.iterdir():
-            if path.is_file():
-                os.chmod(path, 0o600)
-    finally:
-        os.umask(old_umask)
-    return created

@@ -3,7 +3,7 @@
 Every function takes the school's settings (a mapping with the `schools` columns), the holidays
 as inclusive (first_day, last_day) ISO date pairs, and aware datetimes; it returns an aware UTC
 datetime. School times are Dutch wall-clock times (`clock.LOCAL_TZ`), so DST is handled by
-zoneinfo. The rules (why they are what they are: docs/decisions/0500-push-timing.md):
+zoneinfo. The rules (why they are what they are: docs/decisions/0008-push-timing.md):
 
 * A push is *held* while the school is quiet: during quiet hours (default 21:00-06:30) and on any
   day that is not a school day (weekend, holiday). It goes out at the end of the quiet period,

@@ -1,7 +1,11 @@
-"""Background work: the deadline sweep. One loop inside `serve`, one-shot `purge` for cron.
+"""Background work: the minute sweep. One loop inside `serve`, one-shot `purge` for cron.
 
 The loop only decides *when* to run; what is due is decided by the database and the clock, so a
 restart loses no timer and running the sweep twice does nothing twice.
+
+`STEPS` is the whole sweep, in order, in one place: the deadlines first (they only touch our own
+database), then pushes (an escalation must not wait for a municipality), then staff
+housekeeping, then the municipalities' webhooks (the step most at the mercy of a peer).
 """
 from __future__ import annotations
 
@@ -9,33 +13,44 @@ import logging
 import threading
 
 from . import db as db_mod
-from . import signals
+from . import signals, staff, webhooks
+from .push import kick as push_run
+
+
+def _push(database, now, cfg) -> dict:
+    return push_run.sweep_job(database, now, cfg)
+
+
+def _deadlines(database, now, cfg) -> dict:
+    return signals.sweep(database, now, signals.Deadlines.from_config(cfg))
+
+
+def _staff(database, now, cfg) -> dict:
+    return staff.housekeeping(database, now, cfg)
+
+
+def _webhooks(database, now, cfg) -> dict:
+    return webhooks.deliver_due(database, now, cfg)
+
+
+#: (name, step): each step is a callable (db, now, cfg) -> counts without personal data.
+STEPS = (("deadlines", _deadlines), ("push", _push), ("staff", _staff),
+         ("webhooks", _webhooks))
 
 log = logging.getLogger("hwc.jobs")
 
-#: Extra jobs other modules add (push escalation, webhooks): callables (db, now, cfg).
-EXTRA_JOBS: list = []
 
-
-def run_once(cfg, clock) -> dict:
-    """Apply every deadline now; returns counts per kind (no personal data)."""
-    from . import push  # noqa: F401 - importing registers the push step, also for cron `purge`
-
+def run_once(cfg, clock, steps=STEPS) -> dict:
+    """Apply every step now; returns counts per kind (no personal data)."""
     database = db_mod.connect(cfg.data_dir)
     try:
         now = clock.now()
         result = {}
         # Each step on its own: one failing step (a broken webhook peer, a bad holiday) must
-        # not keep the others — deadlines, pushes — from running. Pushes go first.
-        from . import staff
-        steps = [("deadlines", lambda: signals.sweep(database, now,
-                                                     signals.Deadlines.from_config(cfg))),
-                 ("staff", lambda: staff.housekeeping(database, now, cfg))]
-        steps += [(getattr(job, "__module__", "job"), lambda job=job: job(database, now, cfg))
-                  for job in sorted(EXTRA_JOBS, key=lambda j: j.__module__ != "server.push")]
+        # not keep the others from running.
         for name, step in steps:
             try:
-                result.update(step() or {})
+                result.update(step(database, now, cfg) or {})
             except Exception as exc:  # the type only: a message could carry data
                 if database.conn.in_transaction:
                     database.conn.execute("ROLLBACK")

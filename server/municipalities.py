@@ -5,24 +5,19 @@ lookup is by digest and then compared in constant time, so timing says nothing a
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from datetime import datetime
 
+from . import schools as schools_mod
 from .clock import iso
 from .db import write
-from . import schools as schools_mod
+from .tokens import digest, new_token
 
 TOKEN_PREFIX = "hwc_"
 
 
 class MunicipalityError(ValueError):
     pass
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def add(db, now: datetime, *, name: str, brins: list[str]) -> tuple[dict, str]:
@@ -32,7 +27,7 @@ def add(db, now: datetime, *, name: str, brins: list[str]) -> tuple[dict, str]:
         raise MunicipalityError("name must be 1-200 characters")
     if not brins:
         raise MunicipalityError("give at least one --school BRIN")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = new_token(TOKEN_PREFIX)
     with write(db):
         if list(db.query("SELECT 1 FROM municipalities WHERE name = ?", (name,))):
             raise MunicipalityError(f"municipality {name!r} already exists")
@@ -43,7 +38,7 @@ def add(db, now: datetime, *, name: str, brins: list[str]) -> tuple[dict, str]:
                 raise MunicipalityError(f"unknown school {brin}")
             school_ids.append(school["id"])
         mid = db["municipalities"].insert(
-            {"name": name, "token_hash": _digest(token), "created_at": iso(now)}).last_pk
+            {"name": name, "token_hash": digest(token), "created_at": iso(now)}).last_pk
         for sid in sorted(set(school_ids)):
             db["municipality_schools"].insert({"municipality_id": mid, "school_id": sid})
     return get(db, mid), token
@@ -58,10 +53,10 @@ def authenticate(db, token: str | None) -> dict | None:
     """The active municipality a bearer token belongs to, or None (no hint why)."""
     if not token or len(token) > 200:
         return None
-    digest = _digest(token)
+    hashed = digest(token)
     rows = list(db.query(
-        "SELECT * FROM municipalities WHERE token_hash = ? AND revoked_at IS NULL", (digest,)))
-    if not rows or not hmac.compare_digest(rows[0]["token_hash"], digest):
+        "SELECT * FROM municipalities WHERE token_hash = ? AND revoked_at IS NULL", (hashed,)))
+    if not rows or not hmac.compare_digest(rows[0]["token_hash"], hashed):
         return None
     return rows[0]
 

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from . import schooltime, vault
+from . import schools, schooltime, vault
 from .clock import iso, local, parse
+from .config import DEADLINE_BOUNDS
 from .db import write
 
 STATES = ("received", "opened", "teacher_assigned", "teacher_read", "closed", "returned", "expired")
@@ -66,13 +67,18 @@ class Unreadable(SignalError):
     """The sealed copy has no key any more (hwc.db restored without keys.db): crypto-shredded."""
 
 
+def _default(name: str) -> int:
+    return DEADLINE_BOUNDS[name][0]
+
+
 @dataclass(frozen=True)
 class Deadlines:
-    unopened_expiry: timedelta = timedelta(days=7)
-    note_unread_expiry: timedelta = timedelta(days=3)
-    case_autoclose: timedelta = timedelta(days=14)
-    receipt_purge: timedelta = timedelta(days=30)
-    handover: timedelta = timedelta(minutes=30)
+    """The deadlines as durations; defaults are `config.DEADLINE_BOUNDS`, the one home of them."""
+    unopened_expiry: timedelta = timedelta(days=_default("unopened_expiry_days"))
+    note_unread_expiry: timedelta = timedelta(days=_default("note_unread_expiry_days"))
+    case_autoclose: timedelta = timedelta(days=_default("case_autoclose_days"))
+    receipt_purge: timedelta = timedelta(days=_default("receipt_purge_days"))
+    handover: timedelta = timedelta(minutes=_default("handover_minutes"))
 
     @classmethod
     def from_config(cls, cfg) -> "Deadlines":
@@ -150,15 +156,6 @@ def _count(db, school_id: int, received_at: str, metric: str) -> None:
     )
 
 
-def _school(db, school_id: int) -> dict:
-    return _one(db, "SELECT * FROM schools WHERE id = ?", (school_id,))
-
-
-def holidays(db, school_id: int) -> list[tuple[str, str]]:
-    return [(r["first_day"], r["last_day"]) for r in db.query(
-        "SELECT first_day, last_day FROM holidays WHERE school_id = ?", (school_id,))]
-
-
 def _emit(db, row: dict, stamp: str) -> None:
     """Queue the new receipt for the municipality's webhook, in the same transaction as the
     transition (an outbox), so no change is lost and each is sent once, in order. Only if the
@@ -216,7 +213,7 @@ def note_deadline(assigned: datetime, holidays_: list, expiry: timedelta) -> dat
 
 
 def _note_expiry(db, school_id: int, now: datetime, deadlines: "Deadlines") -> str:
-    return iso(note_deadline(now, holidays(db, school_id), deadlines.note_unread_expiry))
+    return iso(note_deadline(now, schools.holidays(db, school_id), deadlines.note_unread_expiry))
 
 
 def receive(db, now: datetime, *, municipality_id: int, school_id: int, reference: str,
@@ -238,8 +235,8 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             return existing, False
         signal_id = secrets.token_urlsafe(16)
         stamp = iso(now)
-        school = _school(db, school_id)
-        expires = unopened_deadline(now, school["start_time"], holidays(db, school_id),
+        school = schools.get(db, school_id)
+        expires = unopened_deadline(now, school["start_time"], schools.holidays(db, school_id),
                                     deadlines.unopened_expiry)
         db.conn.execute(
             "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
@@ -280,9 +277,9 @@ def reveal(db, now: datetime, signal_id: str, staff_id: int) -> Reveal:
         vault.seal(db.conn, signal_id, "handover", child.to_bytes(), stamp)
         _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "opened")
-        school = _school(db, row["school_id"])
+        school = schools.get(db, row["school_id"])
         start = schooltime.next_school_start(parse(row["received_at"]), school["start_time"],
-                                             holidays(db, row["school_id"]))
+                                             schools.holidays(db, row["school_id"]))
         if now < start:
             _count(db, row["school_id"], row["received_at"], "opened_before_start")
         minutes = int((now - parse(row["received_at"])).total_seconds() // 60)
@@ -506,6 +503,19 @@ def _bulk(db, state: str, column: str, cutoff: str, sets: dict) -> list[dict]:
 
 
 # --- what people see in their lists (no personal data in any of it) ---------------------------
+
+def by_reference(db, municipality_id: int, reference: str) -> dict | None:
+    """A municipality's own signal by its reference (the receipt's key), or None."""
+    return _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
+                (municipality_id, reference))
+
+
+def changed_since(db, municipality_id: int, since: str, limit: int) -> list[dict]:
+    """A municipality's signals whose receipt changed at or after `since`, oldest first."""
+    return list(db.query(
+        "SELECT * FROM signals WHERE municipality_id = ? AND updated_at >= ?"
+        " ORDER BY received_at, reference LIMIT ?", (municipality_id, since, limit)))
+
 
 def waiting(db, school_id: int) -> list[dict]:
     """Signals nobody has opened yet, oldest first."""

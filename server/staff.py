@@ -1,6 +1,6 @@
-"""Staff, roles, invites, passkeys and the director's school settings — plain data functions.
+"""Staff, roles, away, invites and passkey rows — plain data functions.
 
-No Flask here: routes in `auth.py` and `admin.py` parse input and call these, so the rules
+No Flask here: routes in `web/auth.py`, `web/admin.py` and `web/me.py` parse input and call these, so the rules
 (who may be invited, the last receiver cannot vanish, an invite works once) are testable alone.
 Every change writes an audit event (who, what, when) in the same transaction; audit details hold
 staff ids and setting names, never child data and never staff names.
@@ -10,21 +10,19 @@ same transaction, so they are logged out everywhere at once.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
-import re
-import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
+from .audit import audit
 from .clock import iso, parse
 from .db import write
+from .tokens import digest, new_token
 
 ROLES = ("director", "receiver", "backup", "teacher")
 ROLE_LABELS = {"director": "directeur", "receiver": "ontvanger", "backup": "achterwacht",
                "teacher": "leerkracht / mentor"}
 INVITE_TTL = timedelta(hours=72)
-HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class StaffError(ValueError):
@@ -32,20 +30,6 @@ class StaffError(ValueError):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def audit(db, now: datetime, school_id: int | None, actor: str, action: str, detail: str = "") -> None:
-    db["audit_events"].insert({"school_id": school_id, "actor": actor, "action": action,
-                               "detail": detail, "at": iso(now)})
-
-
-def audit_events(db, school_id: int, limit: int = 50) -> list[dict]:
-    return list(db.query("SELECT * FROM audit_events WHERE school_id = ? ORDER BY id DESC LIMIT ?",
-                         (school_id, limit)))
-
 
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
@@ -87,6 +71,23 @@ def get(db, staff_id: int, school_id: int | None = None) -> dict | None:
     row = rows[0]
     row["roles"] = roles_of(db, row["id"])
     return row
+
+
+def teachers(db, school_id: int) -> list[dict]:
+    """The active teachers (and mentors) of a school, as the receiver picks one."""
+    return list(db.query(
+        "SELECT s.id, s.display_name, s.group_name FROM staff s"
+        " JOIN staff_roles r ON r.staff_id = s.id AND r.role = 'teacher'"
+        " WHERE s.school_id = ? AND s.active = 1 ORDER BY s.group_name, s.display_name",
+        (school_id,)))
+
+
+def display_name(db, staff_id: int | None) -> str | None:
+    """A person's name for a sentence like 'al geopend door …', or None if unknown."""
+    if staff_id is None:
+        return None
+    rows = list(db.query("SELECT display_name FROM staff WHERE id = ?", (staff_id,)))
+    return rows[0]["display_name"] if rows else None
 
 
 def by_user_handle(db, handle: bytes) -> dict | None:
@@ -252,12 +253,12 @@ def create_invite(db, now, *, school_id: int, display_name: str = "", group_name
         display_name, group_name = _clean_name(display_name), _clean_group(group_name)
         roles = _clean_roles(roles)
         handle = os.urandom(32)
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     with write(db):
         if not db.conn.execute("SELECT 1 FROM schools WHERE id = ?", (school_id,)).fetchone():
             raise LookupError(school_id)
         invite_id = db["invites"].insert({
-            "school_id": school_id, "token_hash": token_hash(token), "user_handle": handle,
+            "school_id": school_id, "token_hash": digest(token), "user_handle": handle,
             "staff_id": staff_id, "display_name": display_name, "group_name": group_name,
             "roles": ",".join(roles), "created_by": actor, "created_at": iso(now),
             "expires_at": iso(now + INVITE_TTL)}).last_pk
@@ -291,8 +292,8 @@ def invite_status(invite: dict | None, now: datetime) -> str:
 def find_invite(db, token: str) -> dict | None:
     if not token or len(token) > 100:
         return None
-    rows = list(db.query("SELECT * FROM invites WHERE token_hash = ?", (token_hash(token),)))
-    if rows and hmac.compare_digest(rows[0]["token_hash"], token_hash(token)):
+    rows = list(db.query("SELECT * FROM invites WHERE token_hash = ?", (digest(token),)))
+    if rows and hmac.compare_digest(rows[0]["token_hash"], digest(token)):
         return rows[0]
     return None
 
@@ -422,75 +423,64 @@ def revoke_passkey(db, now, *, staff_id: int, passkey_id: int, actor: str, schoo
         audit(db, now, school_id, actor, "passkey.revoked", f"staff:{staff_id} passkey:{passkey_id}")
 
 
-# --- school settings (director) ---------------------------------------------------------------
+# --- away, and who holds a role today -----------------------------------------------------------
 
-SETTING_FIELDS = ("type", "start_time", "escalation_time", "escalation_delay_minutes",
-                  "quiet_start", "quiet_end", "receipt_contact")
+#: Roles that may mark themselves away ('afwezig tot ...'): the ones signals are pushed to.
+AWAY_ROLES = ("receiver", "backup")
+MAX_AWAY = timedelta(days=366)
 
 
-def update_settings(db, now, *, school_id: int, values: dict, actor: str) -> list[str]:
-    """Validate all fields first, then store them in one go; returns the names that changed."""
-    clean: dict = {}
-    if values.get("type") not in ("po", "vo"):
-        raise StaffError("Kies het schooltype: PO of VO.")
-    clean["type"] = values["type"]
-    for name, label in (("start_time", "Begintijd school"), ("escalation_time", "Escalatietijd"),
-                        ("quiet_start", "Begin rusttijd"), ("quiet_end", "Einde rusttijd")):
-        text = (values.get(name) or "").strip()
-        if not HHMM_RE.match(text):
-            raise StaffError(f"{label}: vul een tijd in als 08:30.")
-        clean[name] = text
-    try:
-        delay = int(str(values.get("escalation_delay_minutes", "")).strip())
-    except ValueError:
-        raise StaffError("Escalatie overdag: vul een aantal minuten in.") from None
-    if not 5 <= delay <= 240:
-        raise StaffError("Escalatie overdag: kies tussen 5 en 240 minuten.")
-    clean["escalation_delay_minutes"] = delay
-    contact = (values.get("receipt_contact") or "").strip()
-    if len(contact) > 500:
-        raise StaffError("Contact voor de gemeente mag hoogstens 500 tekens zijn.")
-    clean["receipt_contact"] = contact
-    if clean["escalation_time"] > clean["start_time"]:
-        raise StaffError("De escalatietijd moet vóór of op de begintijd van de school liggen.")
+class AwayError(StaffError):
+    """A refused 'Afwezig tot'; the message is Dutch and safe to show."""
+
+
+def set_away(db, at: datetime, staff_id: int, school_id: int, until: datetime | None) -> None:
+    """Set or clear 'away until' and audit it (ids only), in one transaction.
+
+    While a receiver is away, new signals are pushed to the backups instead, and a backup may open
+    them (`access.opener`); so this is the one place the rule's bounds live.
+    """
+    if until is not None:
+        if until <= at:
+            raise AwayError("Kies een moment in de toekomst.")
+        if until > at + MAX_AWAY:
+            raise AwayError("Je kunt je hoogstens een jaar vooruit afwezig melden.")
     with write(db):
-        rows = list(db.query("SELECT * FROM schools WHERE id = ?", (school_id,)))
-        if not rows:
-            raise LookupError(school_id)
-        changed = [k for k in SETTING_FIELDS if rows[0][k] != clean[k]]
-        if changed:
-            db["schools"].update(school_id, clean)
-            audit(db, now, school_id, actor, "settings.changed", "fields=" + ",".join(changed))
-    return changed
-
-
-def holidays(db, school_id: int) -> list[dict]:
-    return list(db.query("SELECT * FROM holidays WHERE school_id = ? ORDER BY first_day", (school_id,)))
-
-
-def add_holiday(db, now, *, school_id: int, first_day: str, last_day: str, label: str,
-                actor: str) -> int:
-    try:
-        first, last = date.fromisoformat(first_day.strip()), date.fromisoformat(last_day.strip())
-    except (ValueError, AttributeError):
-        raise StaffError("Vul twee geldige datums in.") from None
-    if last < first:
-        raise StaffError("De laatste dag ligt vóór de eerste dag.")
-    if (last - first).days > 366:
-        raise StaffError("Een vakantie duurt hoogstens een jaar.")
-    label = " ".join((label or "").split())[:60]
-    with write(db):
-        hid = db["holidays"].insert({"school_id": school_id, "first_day": first.isoformat(),
-                                     "last_day": last.isoformat(), "label": label}).last_pk
-        audit(db, now, school_id, actor, "holiday.added",
-              f"holiday:{hid} {first.isoformat()}..{last.isoformat()}")
-    return hid
-
-
-def remove_holiday(db, now, *, school_id: int, holiday_id: int, actor: str) -> None:
-    with write(db):
-        cur = db.conn.execute("DELETE FROM holidays WHERE id = ? AND school_id = ?",
-                              (holiday_id, school_id))
+        cur = db.conn.execute("UPDATE staff SET away_until = ? WHERE id = ? AND school_id = ?",
+                              (iso(until), staff_id, school_id))
         if cur.rowcount != 1:
-            raise LookupError(holiday_id)
-        audit(db, now, school_id, actor, "holiday.removed", f"holiday:{holiday_id}")
+            raise LookupError(staff_id)
+        audit(db, at, school_id, f"staff:{staff_id}",
+              "staff.away_set" if until is not None else "staff.away_cleared",
+              f"staff:{staff_id}")
+
+
+def away_until(db, staff_id: int, at: datetime) -> str | None:
+    """The stored 'away until' if it is still in the future (a past one means present)."""
+    rows = list(db.query("SELECT away_until FROM staff WHERE id = ?", (staff_id,)))
+    stamp = rows[0]["away_until"] if rows else None
+    return stamp if stamp and stamp > iso(at) else None
+
+
+def with_role(db, school_id: int, role: str) -> list[dict]:
+    """Active people of a school holding `role` (id and away_until), in a stable order."""
+    return list(db.query(
+        "SELECT st.id, st.away_until FROM staff st JOIN staff_roles r ON r.staff_id = st.id"
+        " WHERE st.school_id = ? AND st.active = 1 AND r.role = ? ORDER BY st.id",
+        (school_id, role)))
+
+
+def present(rows: list[dict], at: datetime) -> list[dict]:
+    """Those of `rows` (from `with_role`) who are not away at `at`."""
+    stamp = iso(at)
+    return [r for r in rows if not r["away_until"] or r["away_until"] <= stamp]
+
+
+def receivers_all_away(db, school_id: int, at: datetime) -> bool:
+    """True when no active receiver is present (all away, or none at all)."""
+    return not present(with_role(db, school_id, "receiver"), at)
+
+
+def invite_link(base_url: str, token: str) -> str:
+    """The link a person opens to make their passkey (shown once; only its digest is stored)."""
+    return f"{base_url.rstrip('/')}/auth/invite/{token}"

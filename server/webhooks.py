@@ -27,7 +27,7 @@ import urllib.request
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from . import jobs
+from . import retry
 from .clock import iso
 from .db import write
 
@@ -105,8 +105,7 @@ def verify(secret: str, body: bytes, header: str, now_unix: int,
 
 def backoff(attempts: int) -> timedelta:
     """Wait after the `attempts`-th failure: 1, 2, 4, … minutes, at most an hour."""
-    factor = 2 ** min(max(attempts - 1, 0), 16)
-    return min(BACKOFF_BASE * factor, BACKOFF_CAP)
+    return retry.backoff(attempts, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
 
 def payload(event: dict) -> bytes:
@@ -223,6 +222,3 @@ def deliver_due(db, now: datetime, cfg=None, *, send=post) -> dict:
             result["webhooks_delivered"] += 1
     return result
 
-
-if deliver_due not in jobs.EXTRA_JOBS:
-    jobs.EXTRA_JOBS.append(deliver_due)

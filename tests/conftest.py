@@ -10,7 +10,7 @@ from server import create_app
 from server import db as db_mod
 from server import municipalities, schools, signals
 from server.clock import FakeClock
-from server.web import limiter
+from server.web.base import limiter
 
 # Monday 23 November 2026, 07:00 in the Netherlands (06:00 UTC).
 MONDAY_0700 = "2026-11-23T06:00:00Z"

@@ -58,7 +58,7 @@ def test_cross_school_isolation(app, db, clock, school, other_school, director):
     b_passkey = staff_mod.passkeys_of(db, b_staff)[0]["id"]
     b_token = invite(db, clock, other_school["id"], name="Bram Anders")
     b_invite = staff_mod.find_invite(db, b_token)["id"]
-    b_holiday = staff_mod.add_holiday(db, clock.now(), school_id=other_school["id"], first_day="2026-12-21",
+    b_holiday = schools.add_holiday(db, clock.now(), school_id=other_school["id"], first_day="2026-12-21",
                                       last_day="2027-01-01", label="Kerst", actor="test")
     before = db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0]
 
@@ -84,7 +84,7 @@ def test_cross_school_isolation(app, db, clock, school, other_school, director):
     assert olga["roles"] == {"receiver", "teacher"}
     assert len(staff_mod.passkeys_of(db, b_staff)) == 1
     assert staff_mod.invite_status(staff_mod.find_invite(db, b_token), clock.now()) == "valid"
-    assert len(staff_mod.holidays(db, other_school["id"])) == 1
+    assert len(schools.holiday_rows(db, other_school["id"])) == 1
     assert db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0] == before
     assert other.client.get("/auth/passkeys").status_code == 200  # not logged out
 
@@ -187,13 +187,13 @@ def test_holidays(app, db, clock, school, director):
     resp = director.form("/admin/holidays", {"label": "Kerstvakantie", "first_day": "2026-12-19",
                                              "last_day": "2027-01-03"})
     assert resp.status_code == 303
-    hols = staff_mod.holidays(db, school["id"])
+    hols = schools.holiday_rows(db, school["id"])
     assert [(h["first_day"], h["last_day"]) for h in hols] == [("2026-12-19", "2027-01-03")]
     assert "Kerstvakantie" in director.client.get("/admin/holidays").get_data(as_text=True)
     for bad in ({"first_day": "2027-01-03", "last_day": "2026-12-19"}, {"first_day": "gisteren", "last_day": ""}):
         assert director.form("/admin/holidays", {"label": "x", **bad}).status_code == 400
     assert director.form(f"/admin/holidays/{hols[0]['id']}/delete", page="/admin/holidays").status_code == 303
-    assert staff_mod.holidays(db, school["id"]) == []
+    assert schools.holiday_rows(db, school["id"]) == []
     assert "holiday.removed" in director.client.get("/admin/audit").get_data(as_text=True)
 
 

@@ -172,7 +172,7 @@ def test_age_bounds_on_the_day_of_receipt(client, auth):
 
 def test_429_rate_limited(data_dir, clock):
     from server import create_app
-    from server.web import limiter
+    from server.web.base import limiter
     from server import db as db_mod, schools
 
     app = create_app({"data_dir": data_dir, "testing": True, "api_rate_limit": "3/minute"},

@@ -7,7 +7,7 @@ import pytest
 
 from .auth_helpers import Device, enrolled, invite
 from server import staff as staff_mod
-from server.auth import current_staff, role_required, step_up_required
+from server.web.guards import current_staff, role_required, step_up_required
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from server import db as db_mod
+from server.datadir import init_data_dir
 from server import municipalities, schools
 from server.clock import SystemClock
 
@@ -31,7 +32,7 @@ def free_port() -> int:
 @pytest.fixture
 def server(tmp_path):
     data = tmp_path / "data"
-    db_mod.init_data_dir(data)
+    init_data_dir(data)
     database = db_mod.connect(data)
     now = SystemClock().now()
     schools.add(database, now, brin="12AB", name="OBS De Kastanje")

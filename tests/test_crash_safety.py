@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from server import db as db_mod
+from server.datadir import init_data_dir
 from server import municipalities, schools
 from server.clock import SystemClock
 
@@ -193,7 +194,7 @@ def check_consistent(data_dir: Path) -> set[str]:
 @pytest.mark.slow
 def test_sigkill_mid_burst_loses_nothing_acknowledged_and_half_writes_nothing(tmp_path):
     data_dir = tmp_path / "data"
-    db_mod.init_data_dir(data_dir)
+    init_data_dir(data_dir)
     database = db_mod.connect(data_dir)
     now = SystemClock().now()
     schools.add(database, now, brin=BRIN, name="OBS De Valkuil")

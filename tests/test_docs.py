@@ -171,7 +171,7 @@ def test_restore_without_the_key_store_accepts_new_signals(tmp_path):
     from server import db as db_mod
     from server import municipalities, schools
     from server.clock import FakeClock
-    from server.web import limiter
+    from server.web.base import limiter
 
     live, backup = tmp_path / "live", tmp_path / "backup.db"
     clock = FakeClock("2026-11-23T06:00:00Z")

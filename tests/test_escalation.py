@@ -10,10 +10,22 @@ from datetime import datetime, timezone
 import pytest
 
 from server import db as db_mod
-from server import escalation, jobs, push, signals
+from server import staff as staff_mod
+from server import escalation, jobs, signals
 from server.clock import LOCAL_TZ, iso
+from server.push import deliver as push_deliver
+from server.push import kick as push_kick
+from server.push import plan as push_plan
+from server.push import subscriptions as push_subscriptions
 
 from .push_helpers import PushService
+
+
+def _set_away(db, staff_id, until, now):
+    """'Afwezig tot' as /me sets it (`staff.set_away`, which needs the person's school)."""
+    row = db.conn.execute("SELECT school_id FROM staff WHERE id = ?", (staff_id,)).fetchone()
+    staff_mod.set_away(db, now, staff_id, row[0] if row else 0, until)
+
 
 
 def L(text: str) -> datetime:
@@ -117,7 +129,7 @@ def team(db, clock, staff, service):
     people = {"ib": staff("Ilse Bedacht", ["receiver"]), "backup": staff("Bas Achter", ["backup"]),
               "teacher": staff("Tom Leraar", ["teacher"], "groep 5")}
     for name, staff_id in people.items():
-        push.subscribe(db, staff_id, service.device(name).subscription(), name, clock.now(),
+        push_subscriptions.subscribe(db, staff_id, service.device(name).subscription(), name, clock.now(),
                        allow_local=True)
     return people
 
@@ -131,7 +143,7 @@ def pushes(service):
 def run_at(db, clock, cfg, *times):
     for text in times:
         clock.set(L(text))
-        push.sweep_job(db, clock.now(), cfg)
+        push_kick.sweep_job(db, clock.now(), cfg)
 
 
 def new_signal(db, clock, receive, when):
@@ -204,7 +216,7 @@ def test_teacher_note_assigned_in_quiet_hours_waits_for_morning(db, clock, cfg, 
 
 
 def test_away_receiver_is_skipped_at_push_time(db, clock, cfg, service, team, receive):
-    push.set_away(db, team["ib"], L("2026-11-23 09:00"), L("2026-11-20 12:00"))
+    _set_away(db, team["ib"], L("2026-11-23 09:00"), L("2026-11-20 12:00"))
     new_signal(db, clock, receive, "2026-11-20 22:10")
     run_at(db, clock, cfg, "2026-11-23 06:30", "2026-11-23 08:00", "2026-11-23 09:30")
     # The backup stands in at once; the escalation does not push the backup a second time.
@@ -212,7 +224,7 @@ def test_away_receiver_is_skipped_at_push_time(db, clock, cfg, service, team, re
 
 
 def test_receiver_back_before_the_push_gets_it(db, clock, cfg, service, team, receive):
-    push.set_away(db, team["ib"], L("2026-11-22 18:00"), L("2026-11-20 12:00"))
+    _set_away(db, team["ib"], L("2026-11-22 18:00"), L("2026-11-20 12:00"))
     new_signal(db, clock, receive, "2026-11-20 22:10")
     run_at(db, clock, cfg, "2026-11-23 06:30")
     assert pushes(service) == [("Mon 06:30:00", "ib")]
@@ -220,7 +232,7 @@ def test_receiver_back_before_the_push_gets_it(db, clock, cfg, service, team, re
 
 def test_everyone_away_still_pushes_everyone(db, clock, cfg, service, team, receive):
     for who in ("ib", "backup"):
-        push.set_away(db, team[who], L("2026-12-01 00:00"), L("2026-11-20 12:00"))
+        _set_away(db, team[who], L("2026-12-01 00:00"), L("2026-11-20 12:00"))
     new_signal(db, clock, receive, "2026-11-25 11:00")
     run_at(db, clock, cfg, "2026-11-25 11:00", "2026-11-25 11:30")
     assert sorted(p[1] for p in pushes(service)) == ["backup", "ib"]
@@ -244,7 +256,7 @@ def test_timers_survive_restart_and_nothing_is_pushed_twice(app, clock, cfg, ser
                  "2026-11-23 08:01"):
         clock.set(L(when))
         jobs.run_once(cfg, clock)  # the real sweep entry point, a fresh connection each time
-        push.run_now(cfg, clock)   # and a kick in between
+        push_kick.run_now(cfg, clock)   # and a kick in between
     assert pushes(service) == [("Mon 06:30:00", "ib"), ("Mon 08:00:00", "backup")]
     fresh = db_mod.connect(data_dir)
     try:
@@ -257,17 +269,17 @@ def test_timers_survive_restart_and_nothing_is_pushed_twice(app, clock, cfg, ser
 def test_crash_between_claim_and_send_is_retried_after_the_lease(db, clock, cfg, service, team,
                                                                  receive):
     new_signal(db, clock, receive, "2026-11-25 11:00")
-    push.plan(db, clock.now())
+    push_plan.plan(db, clock.now())
     # A worker claims the job and dies before sending.
     db.conn.execute("UPDATE push_jobs SET attempts = 1, next_attempt_at = ?",
-                    (iso(clock.now() + push.LEASE),))
-    push.deliver_due(db, clock.now(), cfg)
-    clock.advance(seconds=push.LEASE.total_seconds() - 1)
-    push.deliver_due(db, clock.now(), cfg)
+                    (iso(clock.now() + push_deliver.LEASE),))
+    push_deliver.deliver_due(db, clock.now(), cfg)
+    clock.advance(seconds=push_deliver.LEASE.total_seconds() - 1)
+    push_deliver.deliver_due(db, clock.now(), cfg)
     assert pushes(service) == []
     clock.advance(seconds=1)
-    push.deliver_due(db, clock.now(), cfg)
-    push.deliver_due(db, clock.now(), cfg)
+    push_deliver.deliver_due(db, clock.now(), cfg)
+    push_deliver.deliver_due(db, clock.now(), cfg)
     assert pushes(service) == [("Wed 11:05:00", "ib")]
 
 

@@ -11,7 +11,7 @@ from server import create_app
 from server import db as db_mod
 from server import municipalities, schools, signals
 from server.clock import FakeClock
-from server.web import limiter
+from server.web.base import limiter
 
 from .forensics import needles_for, scan
 

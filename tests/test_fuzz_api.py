@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from bench.fuzz_api import Fuzzer
-from server import api, intake
+from server import intake
+from server.web import api
 
 #: Examples per operation and generation mode. About 300 requests, a few seconds.
 EXAMPLES = 50

@@ -16,9 +16,11 @@ import pytest
 
 from .auth_helpers import Device, enrolled
 from .push_helpers import Device as PushDevice
-from server import me as me_mod
-from server import push
+from server import staff as staff_mod
+from server.web import me as me_mod
 from server.clock import iso, local
+from server.push import plan as push_plan
+from server.push import subscriptions as push_subscriptions
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -29,7 +31,7 @@ def staff_id(db, name: str) -> int:
 
 
 def subscribe(db, clock, who: int, label: str, n: int) -> dict:
-    return push.subscribe(db, who, PushDevice(f"https://push.example.net/{who}/{n}").subscription(),
+    return push_subscriptions.subscribe(db, who, PushDevice(f"https://push.example.net/{who}/{n}").subscription(),
                           label, clock.now())
 
 
@@ -91,15 +93,15 @@ def test_removing_my_device_works_and_someone_elses_fails(people, db, clock):
     resp = device.client.post(f"/push/unsubscribe/{theirs['id']}",
                               data={"csrf_token": token, "next": "/me"})
     assert resp.status_code == 303 and resp.headers["Location"] == "/me"
-    assert [d["id"] for d in push.list_for(db, people["backup_id"])] == [theirs["id"]]
+    assert [d["id"] for d in push_subscriptions.list_for(db, people["backup_id"])] == [theirs["id"]]
     # Without a CSRF token nothing is removed either.
     resp = device.client.post(f"/push/unsubscribe/{mine['id']}", data={"next": "/me"})
     assert resp.status_code == 400
-    assert [d["id"] for d in push.list_for(db, people["receiver_id"])] == [mine["id"]]
+    assert [d["id"] for d in push_subscriptions.list_for(db, people["receiver_id"])] == [mine["id"]]
     resp = device.client.post(f"/push/unsubscribe/{mine['id']}",
                               data={"csrf_token": token, "next": "/me"})
     assert resp.status_code == 303 and resp.headers["Location"] == "/me"
-    assert push.list_for(db, people["receiver_id"]) == []
+    assert push_subscriptions.list_for(db, people["receiver_id"]) == []
     assert "Je krijgt nog op geen enkel apparaat meldingen." in \
         device.client.get("/me").get_data(as_text=True)
 
@@ -107,13 +109,13 @@ def test_removing_my_device_works_and_someone_elses_fails(people, db, clock):
 def test_away_moves_new_signals_to_the_backup_and_back(people, db, clock, school):
     r, b = people["receiver_id"], people["backup_id"]
     device = people["receiver"]
-    assert push.new_signal_recipients(db, school["id"], clock.now()) == [r]
+    assert push_plan.new_signal_recipients(db, school["id"], clock.now()) == [r]
     until = clock.now() + timedelta(days=2, hours=1)
     resp = device.form("/me/away", {"action": "away", "until": local_form(until)}, page="/me")
     assert resp.status_code == 303 and resp.headers["Location"] == "/me/"
     stored = db.conn.execute("SELECT away_until FROM staff WHERE id = ?", (r,)).fetchone()[0]
     assert stored == iso(until)  # Dutch wall time in the form, UTC in the database
-    assert push.new_signal_recipients(db, school["id"], clock.now()) == [b]
+    assert push_plan.new_signal_recipients(db, school["id"], clock.now()) == [b]
     html = device.client.get("/me").get_data(as_text=True)
     assert "Je bent afwezig tot woensdag 25 november 08:00" in html
     assert "Ik ben er weer" in html
@@ -123,7 +125,7 @@ def test_away_moves_new_signals_to_the_backup_and_back(people, db, clock, school
 
     resp = device.form("/me/away", {"action": "back"}, page="/me")
     assert resp.status_code == 303
-    assert push.new_signal_recipients(db, school["id"], clock.now()) == [r]
+    assert push_plan.new_signal_recipients(db, school["id"], clock.now()) == [r]
     assert db.conn.execute("SELECT away_until FROM staff WHERE id = ?", (r,)).fetchone()[0] is None
     assert "Ik ben er weer" not in device.client.get("/me").get_data(as_text=True)
     actions = [row[0] for row in db.conn.execute(
@@ -137,9 +139,9 @@ def test_away_ends_by_itself(people, db, clock, school):
     r, b = people["receiver_id"], people["backup_id"]
     until = clock.now() + timedelta(hours=3)
     people["receiver"].form("/me/away", {"action": "away", "until": local_form(until)}, page="/me")
-    assert push.new_signal_recipients(db, school["id"], clock.now()) == [b]
+    assert push_plan.new_signal_recipients(db, school["id"], clock.now()) == [b]
     clock.set(until)
-    assert push.new_signal_recipients(db, school["id"], clock.now()) == [r]
+    assert push_plan.new_signal_recipients(db, school["id"], clock.now()) == [r]
     assert "Ik ben er weer" not in people["receiver"].client.get("/me").get_data(as_text=True)
 
 
@@ -150,7 +152,7 @@ def test_a_backup_can_be_away_too(people, db, clock, school):
     assert "een andere achterwacht" in html
     resp = device.form("/me/away", {"action": "away", "until": local_form(until)}, page="/me")
     assert resp.status_code == 303
-    assert push.escalation_recipients(db, school["id"], clock.now()) == [people["backup_id"]]
+    assert push_plan.escalation_recipients(db, school["id"], clock.now()) == [people["backup_id"]]
     assert db.conn.execute("SELECT away_until FROM staff WHERE id = ?",
                            (people["backup_id"],)).fetchone()[0] == iso(until)
 
@@ -206,7 +208,7 @@ def test_parse_local_is_dutch_wall_time():
     assert iso(me_mod.parse_local("2026-06-01T08:00")) == "2026-06-01T06:00:00Z"   # summer
     assert iso(me_mod.parse_local("2026-06-01T08:00:30")) == "2026-06-01T06:00:30Z"
     for bad in ("", "2026-06-01", "08:00", "2026-06-01 08:00x", "2026-13-01T08:00"):
-        with pytest.raises(me_mod.AwayError):
+        with pytest.raises(staff_mod.AwayError):
             me_mod.parse_local(bad)
 
 

@@ -8,10 +8,23 @@ from datetime import timedelta
 
 import pytest
 
-from server import push, signals
+from server import signals
+from server import staff as staff_mod
 from server.clock import iso, parse
+from server.push import deliver as push_deliver
+from server.push import kick as push_kick
+from server.push import plan as push_plan
+from server.push import subscriptions as push_subscriptions
+from server.push import vapid as push_vapid
 
 from .push_helpers import PushService, verify_vapid
+
+
+def _set_away(db, staff_id, until, now):
+    """'Afwezig tot' as /me sets it (`staff.set_away`, which needs the person's school)."""
+    row = db.conn.execute("SELECT school_id FROM staff WHERE id = ?", (staff_id,)).fetchone()
+    staff_mod.set_away(db, now, staff_id, row[0] if row else 0, until)
+
 
 NAME, BIRTH = "Sanne Verzonnen", "2017-04-02"
 
@@ -36,7 +49,7 @@ def people(staff):
 
 def add_device(db, clock, service, staff_id, name):
     device = service.device(name)
-    push.subscribe(db, staff_id, device.subscription(), name, clock.now(), allow_local=True)
+    push_subscriptions.subscribe(db, staff_id, device.subscription(), name, clock.now(), allow_local=True)
     return device
 
 
@@ -49,7 +62,7 @@ def test_payload_is_encrypted_generic_and_vapid_signed(app, db, clock, cfg, serv
     phone = add_device(db, clock, service, people["receiver"], "ilse-phone")
     sid = receive()
     reference = signals.get(db, sid)["reference"]
-    result = push.sweep_job(db, clock.now(), cfg)
+    result = push_kick.sweep_job(db, clock.now(), cfg)
     assert result["push_sent"] == 1
     assert service.paths() == ["/push/ilse-phone"]
     req = service.received[0]
@@ -57,11 +70,11 @@ def test_payload_is_encrypted_generic_and_vapid_signed(app, db, clock, cfg, serv
                                        "body": "Er staat een nieuw bericht voor je klaar.",
                                        "url": "/inbox"}
     assert req.headers["content-encoding"] == "aes128gcm"
-    assert req.headers["ttl"] == str(push.TTL_SECONDS)
+    assert req.headers["ttl"] == str(push_deliver.TTL_SECONDS)
     assert req.headers["urgency"] == "high"
     claims = verify_vapid(req.headers["authorization"],
-                          (data_dir / push.VAPID_PUBLIC).read_bytes(),
-                          push.application_server_key(data_dir), service.origin)
+                          (data_dir / push_vapid.VAPID_PUBLIC).read_bytes(),
+                          push_vapid.application_server_key(data_dir), service.origin)
     assert claims["sub"] == "mailto:beheer@hwc-inbox.nl"
     # Nothing identifying anywhere in what left the server, encrypted or not.
     plain = json.dumps(phone.decrypt(req.body), ensure_ascii=False)
@@ -78,9 +91,9 @@ def test_payload_is_encrypted_generic_and_vapid_signed(app, db, clock, cfg, serv
 def test_vapid_sub_uses_the_real_domain(tmp_path):
     from server import config
     cfg = config.load({"data_dir": tmp_path, "base_url": "https://hwc.obs-kastanje.nl"}, env={})
-    assert push.subject_for(cfg) == "mailto:beheer@hwc.obs-kastanje.nl"
+    assert push_vapid.subject_for(cfg) == "mailto:beheer@hwc.obs-kastanje.nl"
     local = config.load({"data_dir": tmp_path, "base_url": "http://localhost:8000"}, env={})
-    assert push.subject_for(local) == "mailto:beheer@hwc-inbox.nl"
+    assert push_vapid.subject_for(local) == "mailto:beheer@hwc-inbox.nl"
 
 
 def test_every_device_once_and_note_opens_notes(db, clock, cfg, service, people, receive):
@@ -88,20 +101,20 @@ def test_every_device_once_and_note_opens_notes(db, clock, cfg, service, people,
     add_device(db, clock, service, people["receiver"], "ilse-laptop")
     tphone = add_device(db, clock, service, people["teacher"], "tom-phone")
     a, b = receive("A-1"), receive("B-1")
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     # Two new signals, one person: one push per device, not one per signal.
     assert sorted(service.paths()) == ["/push/ilse-laptop", "/push/ilse-phone"]
     assert {r["event"] for r in job_rows(db)} == {"new"} and all(r["sent_at"] for r in job_rows(db))
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     assert len(service.received) == 2  # nothing twice
     clock.advance(minutes=10)
     signals.reveal(db, clock.now(), a, people["receiver"])
     signals.assign_teacher(db, clock.now(), a, people["teacher"])
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     assert service.paths()[2:] == ["/push/tom-phone"]
     assert tphone.decrypt(service.received[2].body)["url"] == "/notes"
     assert phone.decrypt(service.received[0].body)["url"] == "/inbox"
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     assert len(service.received) == 3
     assert b  # the other signal stays in the inbox, untouched
     assert signals.get(db, b)["state"] == "received"
@@ -113,9 +126,9 @@ def test_gone_device_is_removed(db, clock, cfg, service, people, receive, status
     add_device(db, clock, service, people["receiver"], "new-phone")
     service.status["/push/old-phone"] = status
     sid = receive()
-    result = push.sweep_job(db, clock.now(), cfg)
+    result = push_kick.sweep_job(db, clock.now(), cfg)
     assert result["push_devices_removed"] == 1 and result["push_sent"] == 1
-    assert [d["label"] for d in push.list_for(db, people["receiver"])] == ["new-phone"]
+    assert [d["label"] for d in push_subscriptions.list_for(db, people["receiver"])] == ["new-phone"]
     # Only gone devices: the job ends, the device goes, the signal is untouched.
     service.status["/push/new-phone"] = status
     clock.advance(minutes=1)
@@ -124,9 +137,9 @@ def test_gone_device_is_removed(db, clock, cfg, service, people, receive, status
     service.status["/push/tom-phone"] = status
     signals.reveal(db, clock.now(), sid, people["receiver"])
     signals.assign_teacher(db, clock.now(), sid, tid)
-    result = push.sweep_job(db, clock.now(), cfg)
+    result = push_kick.sweep_job(db, clock.now(), cfg)
     assert result["push_devices_removed"] == 1 and result["push_given_up"] == 1
-    assert push.list_for(db, tid) == []
+    assert push_subscriptions.list_for(db, tid) == []
     note_job = [r for r in job_rows(db) if r["event"] == "note"][0]
     assert note_job["given_up_at"] and note_job["last_error"] == "devices gone"
     assert signals.get(db, sid)["state"] == "teacher_assigned"
@@ -138,44 +151,44 @@ def test_server_error_retries_with_backoff_then_gives_up(db, clock, cfg, service
     service.status["/push/ilse-phone"] = 500
     sid = receive()
     before = signals.get(db, sid)
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     sends = [clock.now()]
-    for attempt in range(1, push.MAX_ATTEMPTS):
+    for attempt in range(1, push_deliver.MAX_ATTEMPTS):
         job = job_rows(db)[0]
         assert job["attempts"] == attempt and job["given_up_at"] is None
         assert job["last_error"] == "http 500"
         due = parse(job["next_attempt_at"])
-        assert due - clock.now() == push.backoff(attempt)
+        assert due - clock.now() == push_deliver.backoff(attempt)
         clock.set(due - timedelta(seconds=1))
-        push.sweep_job(db, clock.now(), cfg)
+        push_kick.sweep_job(db, clock.now(), cfg)
         assert len(service.received) == attempt  # not before its time
         clock.set(due)
-        push.sweep_job(db, clock.now(), cfg)
+        push_kick.sweep_job(db, clock.now(), cfg)
         sends.append(clock.now())
-    assert len(service.received) == push.MAX_ATTEMPTS
+    assert len(service.received) == push_deliver.MAX_ATTEMPTS
     gaps = [int((b - a).total_seconds() // 60) for a, b in zip(sends, sends[1:])]
     assert gaps == [1, 2, 4, 8, 16, 30, 30]
     job = job_rows(db)[0]
     assert job["given_up_at"] == iso(clock.now()) and job["last_error"] == "failed: http 500"
     clock.advance(hours=2)
-    push.deliver_due(db, clock.now(), cfg)
-    assert len(service.received) == push.MAX_ATTEMPTS  # bounded
+    push_deliver.deliver_due(db, clock.now(), cfg)
+    assert len(service.received) == push_deliver.MAX_ATTEMPTS  # bounded
     # The signal is exactly as it was: still in the inbox, sealed, not marked notified.
     after = signals.get(db, sid)
     assert after == before
     assert signals.vault.has_sealed(db.conn, sid, "receiver")
-    assert len(push.list_for(db, people["receiver"])) == 1  # a 500 does not remove a device
+    assert len(push_subscriptions.list_for(db, people["receiver"])) == 1  # a 500 does not remove a device
 
 
 def test_retry_then_success_marks_notified_at_success(db, clock, cfg, service, people, receive):
     add_device(db, clock, service, people["receiver"], "ilse-phone")
     service.status["/push/ilse-phone"] = 503
     sid = receive()
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     assert signals.get(db, sid)["notified_at"] is None
     service.status["/push/ilse-phone"] = 201
     clock.advance(minutes=1)
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     assert signals.get(db, sid)["notified_at"] == iso(clock.now())
     assert len(service.received) == 2
 
@@ -184,9 +197,9 @@ def test_network_failure_is_retried(db, clock, cfg, people, receive):
     # A port nobody listens on: connection refused, retried later, never raised.
     with PushService(clock) as svc:
         dead = svc.device("gone")
-    push.subscribe(db, people["receiver"], dead.subscription(), "", clock.now(), allow_local=True)
+    push_subscriptions.subscribe(db, people["receiver"], dead.subscription(), "", clock.now(), allow_local=True)
     receive()
-    result = push.sweep_job(db, clock.now(), cfg)
+    result = push_kick.sweep_job(db, clock.now(), cfg)
     assert result["push_retry"] == 1
     assert job_rows(db)[0]["last_error"] == "network"
 
@@ -195,34 +208,34 @@ def test_rejected_push_gives_up_without_retry(db, clock, cfg, service, people, r
     add_device(db, clock, service, people["receiver"], "ilse-phone")
     service.status["/push/ilse-phone"] = 403  # e.g. subscribed under another VAPID key
     receive()
-    result = push.sweep_job(db, clock.now(), cfg)
+    result = push_kick.sweep_job(db, clock.now(), cfg)
     assert result["push_given_up"] == 1
     assert job_rows(db)[0]["last_error"] == "rejected: http 403"
-    assert len(push.list_for(db, people["receiver"])) == 1
+    assert len(push_subscriptions.list_for(db, people["receiver"])) == 1
 
 
 def test_no_device_gives_up_and_backups_still_escalate(db, clock, cfg, service, people, receive):
     add_device(db, clock, service, people["backup"], "bas-phone")
     receive()  # Monday 07:00: the receiver has no device, so no push can be planned for them
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     assert job_rows(db) == [] and service.received == []
     clock.advance(hours=1)  # 08:00, the escalation time
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     assert service.paths() == ["/push/bas-phone"]
 
 
 def test_concurrent_workers_send_each_push_once(app, db, clock, cfg, people, receive):
     with PushService(clock, delay=0.2) as svc:
         for name in ("p1", "p2"):
-            push.subscribe(db, people["receiver"], svc.device(name).subscription(), name,
+            push_subscriptions.subscribe(db, people["receiver"], svc.device(name).subscription(), name,
                            clock.now(), allow_local=True)
         receive()
-        push.plan(db, clock.now())
+        push_plan.plan(db, clock.now())
         errors = []
 
         def worker():
             try:
-                push.run_now(cfg, clock)
+                push_kick.run_now(cfg, clock)
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
         threads = [threading.Thread(target=worker) for _ in range(3)]
@@ -242,7 +255,7 @@ def test_api_kick_pushes_at_once_and_never_affects_the_201(app, client, auth, db
     add_device(db, clock, service, people["receiver"], "ilse-phone")
     resp = client.post("/api/v1/signals", json=signal_body(), headers=auth)
     assert resp.status_code == 201
-    kicker = push.kicker_for(app)
+    kicker = push_kick.kicker_for(app)
     assert kicker.idle.wait(20)
     assert service.paths() == ["/push/ilse-phone"]
     receipt = client.get("/api/v1/signals/REF-1", headers=auth).get_json()
@@ -260,13 +273,14 @@ def test_kick_can_be_switched_off(data_dir, clock):
     from server import create_app
     app = create_app({"data_dir": data_dir, "testing": True, "extra": {"push_kick": False}},
                      clock=clock, env={})
-    push.kick(app)
+    push_kick.kick(app)
     assert "hwc_push_kicker" not in app.extensions
 
 
-def test_push_step_is_in_the_sweep(app):
+def test_push_step_is_in_the_sweep_after_the_deadlines(app):
     from server import jobs
-    assert jobs.EXTRA_JOBS.count(push.sweep_job) == 1
+    names = [name for name, _step in jobs.STEPS]
+    assert names.count("push") == 1 and names.index("deadlines") < names.index("push")
 
 
 # --- subscriptions --------------------------------------------------------------------------------
@@ -278,23 +292,23 @@ def good_sub(endpoint="https://fcm.googleapis.com/fcm/send/abc123"):
 
 def test_subscribe_list_remove(db, clock, people):
     me, other = people["receiver"], people["teacher"]
-    row = push.subscribe(db, me, good_sub(), "Telefoon\x00 (Android)", clock.now())
+    row = push_subscriptions.subscribe(db, me, good_sub(), "Telefoon\x00 (Android)", clock.now())
     assert row["label"] == "Telefoon (Android)"
-    listed = push.list_for(db, me)
+    listed = push_subscriptions.list_for(db, me)
     assert [d["id"] for d in listed] == [row["id"]] and "endpoint" not in listed[0]
-    assert push.remove(db, other, row["id"]) is False  # not theirs
-    assert len(push.list_for(db, me)) == 1
-    assert push.remove(db, me, row["id"]) is True
-    assert push.list_for(db, me) == []
-    assert push.remove(db, me, row["id"]) is False
+    assert push_subscriptions.remove(db, other, row["id"]) is False  # not theirs
+    assert len(push_subscriptions.list_for(db, me)) == 1
+    assert push_subscriptions.remove(db, me, row["id"]) is True
+    assert push_subscriptions.list_for(db, me) == []
+    assert push_subscriptions.remove(db, me, row["id"]) is False
 
 
 def test_same_endpoint_moves_to_last_subscriber(db, clock, people):
     sub = good_sub()
-    push.subscribe(db, people["receiver"], sub, "pc", clock.now())
-    push.subscribe(db, people["teacher"], json.dumps(sub), "pc", clock.now())
-    assert push.list_for(db, people["receiver"]) == []
-    assert len(push.list_for(db, people["teacher"])) == 1
+    push_subscriptions.subscribe(db, people["receiver"], sub, "pc", clock.now())
+    push_subscriptions.subscribe(db, people["teacher"], json.dumps(sub), "pc", clock.now())
+    assert push_subscriptions.list_for(db, people["receiver"]) == []
+    assert len(push_subscriptions.list_for(db, people["teacher"])) == 1
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -313,36 +327,36 @@ def test_same_endpoint_moves_to_last_subscriber(db, clock, people):
 def test_bad_subscriptions_are_refused_and_change_nothing(db, clock, people, mutate, message):
     sub = good_sub()
     mutate(sub)
-    with pytest.raises(push.SubscriptionError, match=message):
-        push.subscribe(db, people["receiver"], sub, "", clock.now())
+    with pytest.raises(push_subscriptions.SubscriptionError, match=message):
+        push_subscriptions.subscribe(db, people["receiver"], sub, "", clock.now())
     assert db.conn.execute("SELECT count(*) FROM push_subscriptions").fetchone()[0] == 0
 
 
 def test_not_json_and_too_many_devices(db, clock, people):
-    with pytest.raises(push.SubscriptionError):
-        push.subscribe(db, people["receiver"], "{not json", "", clock.now())
-    for i in range(push.MAX_SUBSCRIPTIONS):
-        push.subscribe(db, people["receiver"], good_sub(f"https://push.example.org/{i}"), "",
+    with pytest.raises(push_subscriptions.SubscriptionError):
+        push_subscriptions.subscribe(db, people["receiver"], "{not json", "", clock.now())
+    for i in range(push_subscriptions.MAX_SUBSCRIPTIONS):
+        push_subscriptions.subscribe(db, people["receiver"], good_sub(f"https://push.example.org/{i}"), "",
                        clock.now())
-    with pytest.raises(push.SubscriptionError, match="apparaten"):
-        push.subscribe(db, people["receiver"], good_sub("https://push.example.org/x"), "",
+    with pytest.raises(push_subscriptions.SubscriptionError, match="apparaten"):
+        push_subscriptions.subscribe(db, people["receiver"], good_sub("https://push.example.org/x"), "",
                        clock.now())
     # re-subscribing a known device is not a new one
-    push.subscribe(db, people["receiver"], good_sub("https://push.example.org/3"), "",
+    push_subscriptions.subscribe(db, people["receiver"], good_sub("https://push.example.org/3"), "",
                    clock.now())
-    assert len(push.list_for(db, people["receiver"])) == push.MAX_SUBSCRIPTIONS
+    assert len(push_subscriptions.list_for(db, people["receiver"])) == push_subscriptions.MAX_SUBSCRIPTIONS
 
 
 def test_inactive_staff_cannot_subscribe(db, clock, people):
     db.conn.execute("UPDATE staff SET active = 0 WHERE id = ?", (people["teacher"],))
-    with pytest.raises(push.SubscriptionError):
-        push.subscribe(db, people["teacher"], good_sub(), "", clock.now())
+    with pytest.raises(push_subscriptions.SubscriptionError):
+        push_subscriptions.subscribe(db, people["teacher"], good_sub(), "", clock.now())
 
 
 def test_deleting_staff_deletes_their_devices_and_jobs(db, clock, cfg, service, people, receive):
     add_device(db, clock, service, people["receiver"], "ilse-phone")
     receive()
-    push.sweep_job(db, clock.now(), cfg)
+    push_kick.sweep_job(db, clock.now(), cfg)
     db.conn.execute("DELETE FROM staff_roles WHERE staff_id = ?", (people["receiver"],))
     db.conn.execute("DELETE FROM staff WHERE id = ?", (people["receiver"],))
     assert db.conn.execute("SELECT count(*) FROM push_subscriptions").fetchone()[0] == 0
@@ -352,12 +366,12 @@ def test_deleting_staff_deletes_their_devices_and_jobs(db, clock, cfg, service, 
 def test_set_away_validates(db, clock, people):
     now = clock.now()
     with pytest.raises(ValueError):
-        push.set_away(db, people["receiver"], now - timedelta(minutes=1), now)
+        _set_away(db, people["receiver"], now - timedelta(minutes=1), now)
     with pytest.raises(ValueError):
-        push.set_away(db, people["receiver"], now + timedelta(days=400), now)
-    with pytest.raises(ValueError):
-        push.set_away(db, 9999, now + timedelta(days=1), now)
-    push.set_away(db, people["receiver"], now + timedelta(days=1), now)
+        _set_away(db, people["receiver"], now + timedelta(days=400), now)
+    with pytest.raises(LookupError):
+        _set_away(db, 9999, now + timedelta(days=1), now)
+    _set_away(db, people["receiver"], now + timedelta(days=1), now)
     assert db["staff"].get(people["receiver"])["away_until"] == iso(now + timedelta(days=1))
-    push.set_away(db, people["receiver"], None, now)
+    _set_away(db, people["receiver"], None, now)
     assert db["staff"].get(people["receiver"])["away_until"] is None

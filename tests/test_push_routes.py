@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from server.push import subscriptions as push_subscriptions
+from server.push import vapid as push_vapid
 
 from .auth_helpers import enrolled
 from .push_helpers import Device as PushDevice
@@ -24,10 +26,10 @@ def sub():
 
 
 def test_key_is_public(app, data_dir):
-    from server import push
+
     resp = app.test_client().get("/push/key")
     assert resp.status_code == 200
-    assert resp.get_json() == {"key": push.application_server_key(data_dir)}
+    assert resp.get_json() == {"key": push_vapid.application_server_key(data_dir)}
 
 
 def test_subscribe_needs_login_and_csrf(app, person, db):
@@ -44,7 +46,7 @@ def test_subscribe_needs_login_and_csrf(app, person, db):
 
 
 def test_subscribe_list_unsubscribe(person, db):
-    from server import push
+
     device, me = person()
     other_device, _other = person("Tom Leraar", ("teacher",))
     token = device.csrf()
@@ -53,7 +55,7 @@ def test_subscribe_list_unsubscribe(person, db):
     assert resp.status_code == 201
     row = resp.get_json()
     assert row["label"] == "Android-telefoon" and "endpoint" not in row
-    assert [d["id"] for d in push.list_for(db, me)] == [row["id"]]
+    assert [d["id"] for d in push_subscriptions.list_for(db, me)] == [row["id"]]
     bad = device.client.post("/push/subscribe", json={"subscription": {"endpoint": "http://x"}},
                              headers=headers)
     assert bad.status_code == 422 and "https" in bad.get_json()["error"]
@@ -61,27 +63,27 @@ def test_subscribe_list_unsubscribe(person, db):
     assert not_json.status_code == 415
     # someone else cannot remove my device
     resp = other_device.post_json(f"/push/unsubscribe/{row['id']}")
-    assert resp.status_code == 404 and len(push.list_for(db, me)) == 1
+    assert resp.status_code == 404 and len(push_subscriptions.list_for(db, me)) == 1
     resp = device.client.post(f"/push/unsubscribe/{row['id']}", headers=headers)
-    assert resp.status_code == 200 and push.list_for(db, me) == []
+    assert resp.status_code == 200 and push_subscriptions.list_for(db, me) == []
 
 
 def test_unsubscribe_form_redirects_only_on_site(person, db, clock):
-    from server import push
+
     device, me = person()
     token = device.csrf()
-    row = push.subscribe(db, me, sub(), "", clock.now())
+    row = push_subscriptions.subscribe(db, me, sub(), "", clock.now())
     resp = device.client.post(f"/push/unsubscribe/{row['id']}",
                               data={"csrf_token": token, "next": "//evil.example/x"})
-    assert resp.status_code == 200 and push.list_for(db, me) == []
-    row = push.subscribe(db, me, sub(), "", clock.now())
+    assert resp.status_code == 200 and push_subscriptions.list_for(db, me) == []
+    row = push_subscriptions.subscribe(db, me, sub(), "", clock.now())
     resp = device.client.post(f"/push/unsubscribe/{row['id']}",
                               data={"csrf_token": token, "next": "/instellingen"})
     assert resp.status_code == 303 and resp.headers["Location"] == "/instellingen"
 
 
 def test_user_agent_labels():
-    from server.push import label_from_user_agent
+    from server.push.subscriptions import label_from_user_agent
     assert label_from_user_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4)") == "iPhone"
     assert label_from_user_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64)") == \
         "Windows-computer"

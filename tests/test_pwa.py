@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from flask import render_template_string
 
-from server import ROOT, pwa, tips
-from server.web import CSP
+from server import ROOT, tips
+from server.web import pwa
+from server.web.base import CSP
 
 STATIC = ROOT / "static"
 

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from server import push, signals
-from server.web import CSP
+from server import signals
+from server.web.base import CSP
+from server.push import subscriptions as push_subscriptions
 
 from .auth_helpers import Device, enrolled, invite
 from .conftest import signal_body
@@ -80,12 +81,12 @@ def world(app, db, clock, school, other_school, token, client, auth):
     sid = client.post("/api/v1/signals", json=signal_body(), headers=auth).get_json()["id"]
     teacher_id = db.conn.execute("SELECT id FROM staff WHERE display_name='Tom Leraar'").fetchone()[0]
     pending = invite(db, clock, school["id"], ("teacher",), "Nog Niet Begonnen")
-    from server import staff as staff_mod
-    staff_mod.add_holiday(db, clock.now(), school_id=school["id"], first_day="2026-12-21",
-                          last_day="2027-01-01", label="Kerst", actor="test")
+    from server import schools
+    schools.add_holiday(db, clock.now(), school_id=school["id"], first_day="2026-12-21",
+                        last_day="2027-01-01", label="Kerst", actor="test")
     receiver_id = db.conn.execute(
         "SELECT id FROM staff WHERE display_name='Ilse Bedacht'").fetchone()[0]
-    sub = push.subscribe(db, receiver_id,
+    sub = push_subscriptions.subscribe(db, receiver_id,
                          PushDevice("https://push.example.invalid/send/x").subscription(), "",
                          clock.now())
     values = {"signal_id": sid, "staff_id": teacher_id, "token": pending,
@@ -240,7 +241,7 @@ def test_director_actions_that_let_someone_in_need_a_fresh_passkey(world, db, cl
 
 def test_a_made_up_bearer_header_buys_no_fresh_login_bucket(app):
     """Login rate limits count per address; an Authorization header must not change that."""
-    from server.web import limiter
+    from server.web.base import limiter
     limiter.reset()
     device = Device(app)
     token = device.csrf()

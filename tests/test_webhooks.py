@@ -281,7 +281,7 @@ def test_purge_after_thirty_days(db, clock, receive, staff, municipality, receiv
 
 def test_the_sweep_runs_the_delivery_job(app, db, data_dir, clock, receive, staff, municipality,
                                          receiver):
-    assert webhooks.deliver_due in jobs.EXTRA_JOBS
+    assert [name for name, _step in jobs.STEPS][-1] == "webhooks"  # last: it waits on peers
     r = receiver()
     r.secret = municipalities.set_webhook(db, municipality["name"], r.url)
     signals.reveal(db, clock.now(), receive(), staff())
@@ -337,9 +337,9 @@ def test_a_broken_webhook_peer_does_not_stop_pushes_or_deadlines(tmp_path):
     import threading
 
     from server import config, jobs
-    from server import db as db_mod
     from server import webhooks
     from server.clock import FakeClock
+    from server.datadir import init_data_dir
 
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -362,14 +362,11 @@ def test_a_broken_webhook_peer_does_not_stop_pushes_or_deadlines(tmp_path):
     boom = lambda db, now, cfg: (_ for _ in ()).throw(RuntimeError("x"))  # noqa: E731
     after = lambda db, now, cfg: calls.append("ran") or {"after": 1}  # noqa: E731
     cfg = config.load({"data_dir": tmp_path / "d"}, env={})
-    db_mod.init_data_dir(cfg.data_dir)
-    jobs.EXTRA_JOBS[:0] = [boom]
-    jobs.EXTRA_JOBS.append(after)
+    init_data_dir(cfg.data_dir)
     try:
-        result = jobs.run_once(cfg, FakeClock())
+        result = jobs.run_once(cfg, FakeClock(),
+                               steps=(("boom", boom),) + jobs.STEPS + (("after", after),))
     finally:
-        jobs.EXTRA_JOBS.remove(boom)
-        jobs.EXTRA_JOBS.remove(after)
         srv.close()
     assert calls == ["ran"] and result["after"] == 1 and "expired_unopened" in result
     assert any(k.startswith("failed:") for k in result)
@@ -380,9 +377,10 @@ def test_delivered_receipt_copies_live_no_longer_than_the_receipts(tmp_path):
     from server import config, webhooks
     from server import db as db_mod
     from server.clock import FakeClock, iso
+    from server.datadir import init_data_dir
 
     cfg = config.load({"data_dir": tmp_path / "d", "receipt_purge_days": 5}, env={})
-    db_mod.init_data_dir(cfg.data_dir)
+    init_data_dir(cfg.data_dir)
     database = db_mod.connect(cfg.data_dir)
     clock = FakeClock()
     database.conn.execute("INSERT INTO municipalities (name, token_hash, created_at)"

@@ -26,7 +26,7 @@ from server import create_app, schools
 from server import db as db_mod
 from server import staff as staff_mod
 from server.clock import FakeClock
-from server.web import limiter
+from server.web.base import limiter
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

@@ -12,8 +12,9 @@ import threading
 
 import pytest
 
-from server import create_app, pwa
-from server.web import limiter
+from server import create_app
+from server.web import pwa
+from server.web.base import limiter
 
 pytestmark = pytest.mark.browser
 

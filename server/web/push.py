@@ -1,18 +1,15 @@
 """Push routes: the public VAPID key, and a signed-in person's devices. Thin: the rules are in
-`push.py`.
-
-Needs `server.auth` (the login system): `role_required(*roles)` and `current_staff()` with `.id`.
-Register with `app.register_blueprint(push_routes.bp)` once that module exists.
-"""
+`server.push.subscriptions`."""
 from __future__ import annotations
 
 import re
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, request
 
-from . import push
-from .auth import current_staff, role_required
-from .web import cfg, get_db, now
+from ..push import subscriptions
+from ..push.vapid import application_server_key
+from .base import cfg, get_db, now
+from .guards import current_staff, role_required
 
 bp = Blueprint("push", __name__, url_prefix="/push")
 
@@ -37,7 +34,7 @@ def _check_csrf() -> None:
 @bp.get("/key")
 def key():
     """The application server key for PushManager.subscribe(); public by nature."""
-    return jsonify({"key": push.application_server_key(cfg().data_dir)})
+    return jsonify({"key": application_server_key(cfg().data_dir)})
 
 
 @bp.post("/subscribe")
@@ -49,12 +46,12 @@ def subscribe():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify({"error": "Het abonnement is geen geldige JSON."}), 400
-    label = body.get("label") or push.label_from_user_agent(
+    label = body.get("label") or subscriptions.label_from_user_agent(
         request.headers.get("User-Agent", ""))
     try:
-        row = push.subscribe(get_db(), current_staff().id, body.get("subscription"), label,
+        row = subscriptions.subscribe(get_db(), current_staff().id, body.get("subscription"), label,
                              now(), allow_local=cfg().testing)
-    except push.SubscriptionError as exc:
+    except subscriptions.SubscriptionError as exc:
         return jsonify({"error": str(exc)}), 422
     return jsonify(row), 201
 
@@ -63,7 +60,7 @@ def subscribe():
 @role_required(*ANY_ROLE)
 def unsubscribe(sub_id: int):
     _check_csrf()
-    removed = push.remove(get_db(), current_staff().id, sub_id)
+    removed = subscriptions.remove(get_db(), current_staff().id, sub_id)
     target = request.form.get("next", "")
     if _LOCAL_PATH.fullmatch(target):  # back to the settings page; never off-site
         return redirect(target, code=303)

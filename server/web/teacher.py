@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 
-from . import schools, signals, tips
-from .auth import assertion_is_fresh, current_staff, role_required, step_up_required
-from .dutch import long_date, when
-from .web import get_db, now
+from .. import schools, signals, tips
+from ..dutch import long_date, when
+from .base import get_db, now
+from .guards import assertion_is_fresh, current_staff, role_required, step_up_required
 
 bp = Blueprint("teacher", __name__, url_prefix="/notes")
 

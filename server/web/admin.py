@@ -9,15 +9,25 @@ from __future__ import annotations
 import io
 
 import segno
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 
-from . import schools, stats
-from .dutch import MONTHS
-from . import staff as staff_mod
-from .auth import current_staff, login_manager, step_up_required
-from .clock import local, parse
-from .web import cfg, get_db, limiter, now
+from .. import access, schools, stats
+from .. import audit as audit_log
+from .. import staff as staff_mod
+from ..clock import local, parse
+from ..dutch import MONTHS
+from .base import cfg, get_db, limiter, now
+from .guards import current_staff, login_manager, step_up_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -48,10 +58,6 @@ def _actor() -> str:
     return f"staff:{_me().id}"
 
 
-def _invite_link(token: str) -> str:
-    return f"{cfg().base_url.rstrip('/')}/auth/invite/{token}"
-
-
 def _back(endpoint="admin.staff_list", **kw):
     return redirect(url_for(endpoint, **kw), code=303)
 
@@ -69,10 +75,10 @@ def staff_list():
 
 
 def _person_or_404(staff_id: int) -> dict:
-    person = staff_mod.get(get_db(), staff_id, _me().school_id)
-    if person is None:
+    try:
+        return access.staff_member(get_db(), _me(), staff_id)
+    except access.NotVisible:
         abort(404)
-    return person
 
 
 @bp.get("/staff/<int:staff_id>")
@@ -204,7 +210,8 @@ def invite_create():
 
 def _show_invite(invite: dict, token: str):
     """The link is shown once (only its hash is stored); the QR image is served by a route."""
-    return render_template("admin/invite_created.html", invite=invite, link=_invite_link(token),
+    link = staff_mod.invite_link(cfg().base_url, token)
+    return render_template("admin/invite_created.html", invite=invite, link=link,
                            qr_url=url_for("admin.invite_qr", token=token),
                            labels=staff_mod.ROLE_LABELS)
 
@@ -216,8 +223,8 @@ def invite_qr(token):
             or staff_mod.invite_status(invite, now()) != "valid":
         abort(404)
     buf = io.BytesIO()
-    segno.make(_invite_link(token), error="m").save(buf, kind="svg", scale=6, border=4,
-                                                   xmldecl=False, title="QR-code met de uitnodiging")
+    segno.make(staff_mod.invite_link(cfg().base_url, token), error="m").save(
+        buf, kind="svg", scale=6, border=4, xmldecl=False, title="QR-code met de uitnodiging")
     resp = Response(buf.getvalue(), mimetype="image/svg+xml")
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -245,11 +252,11 @@ def settings():
 @bp.post("/settings")
 def settings_save():
     db = get_db()
-    form = {k: request.form.get(k, "") for k in staff_mod.SETTING_FIELDS}
+    form = {k: request.form.get(k, "") for k in schools.SETTING_FIELDS}
     try:
-        changed = staff_mod.update_settings(db, now(), school_id=_me().school_id, values=form,
-                                            actor=_actor())
-    except staff_mod.StaffError as exc:
+        changed = schools.update_settings(db, now(), school_id=_me().school_id, values=form,
+                                          actor=_actor())
+    except schools.SchoolError as exc:
         school = schools.get(db, _me().school_id)
         return render_template("admin/settings.html", school=school, form=form, error=str(exc)), 400
     flash("De instellingen zijn opgeslagen." if changed else "Er was niets veranderd.")
@@ -258,7 +265,8 @@ def settings_save():
 
 @bp.get("/holidays")
 def holidays():
-    return render_template("admin/holidays.html", holidays=staff_mod.holidays(get_db(), _me().school_id),
+    return render_template("admin/holidays.html",
+                           holidays=schools.holiday_rows(get_db(), _me().school_id),
                            form={}, error=None)
 
 
@@ -266,10 +274,10 @@ def holidays():
 def holiday_add():
     form = {k: request.form.get(k, "") for k in ("first_day", "last_day", "label")}
     try:
-        staff_mod.add_holiday(get_db(), now(), school_id=_me().school_id, actor=_actor(), **form)
-    except staff_mod.StaffError as exc:
+        schools.add_holiday(get_db(), now(), school_id=_me().school_id, actor=_actor(), **form)
+    except schools.SchoolError as exc:
         return render_template("admin/holidays.html",
-                               holidays=staff_mod.holidays(get_db(), _me().school_id),
+                               holidays=schools.holiday_rows(get_db(), _me().school_id),
                                form=form, error=str(exc)), 400
     flash("De vakantie is toegevoegd.")
     return _back("admin.holidays")
@@ -278,7 +286,7 @@ def holiday_add():
 @bp.post("/holidays/<int:holiday_id>/delete")
 def holiday_delete(holiday_id):
     try:
-        staff_mod.remove_holiday(get_db(), now(), school_id=_me().school_id, holiday_id=holiday_id,
+        schools.remove_holiday(get_db(), now(), school_id=_me().school_id, holiday_id=holiday_id,
                                  actor=_actor())
     except LookupError:
         abort(404)
@@ -288,7 +296,8 @@ def holiday_delete(holiday_id):
 
 @bp.get("/audit")
 def audit():
-    return render_template("admin/audit.html", events=staff_mod.audit_events(get_db(), _me().school_id))
+    return render_template("admin/audit.html",
+                           events=audit_log.audit_events(get_db(), _me().school_id))
 
 
 # --- monitoring -------------------------------------------------------------------------------

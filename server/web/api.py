@@ -11,11 +11,11 @@ from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from . import intake, municipalities, push, schools, signals, stats
-from .clock import LOCAL_TZ, iso, local, parse
-from .db import StorageError
-from .openapi import openapi_document
-from .web import cfg, get_db, limiter, now
+from .. import intake, municipalities, signals, stats, submissions
+from ..clock import LOCAL_TZ, iso, local, parse
+from ..openapi import openapi_document
+from ..push.kick import kick
+from .base import cfg, deadlines, get_db, limiter, now
 
 log = logging.getLogger("hwc.api")
 
@@ -49,14 +49,50 @@ def authenticate():
         return None
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.startswith("Bearer ") else None
-    try:
-        municipality = municipalities.authenticate(get_db(), token)
-    except (sqlite3.Error, StorageError):
-        return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
+    municipality = municipalities.authenticate(get_db(), token)
     if municipality is None:
         return error(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="hwc-inbox"'})
     g.municipality = municipality
     return None
+
+
+class ApiError(Exception):
+    """A refusal with its status and contract message; raised anywhere, answered in one place."""
+
+    def __init__(self, status: int, message: str, details: list | None = None,
+                 headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.details, self.headers = status, message, details, headers
+
+
+@bp.errorhandler(ApiError)
+def _refused(exc: ApiError):
+    return error(exc.status, exc.message, exc.details, exc.headers)
+
+
+@bp.errorhandler(sqlite3.Error)  # StorageError is one too
+def _storage_unavailable(exc):
+    log.warning("storage failure on %s: %s", "intake" if request.endpoint == "api.post_signal"
+                else "api", type(exc).__name__)
+    return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
+
+
+@bp.errorhandler(intake.Invalid)
+def _invalid(exc: intake.Invalid):
+    return error(422, "invalid signal", exc.details)
+
+
+@bp.errorhandler(submissions.OutOfScope)
+def _out_of_scope(_exc):
+    return error(403, "this token may not send to that school")
+
+
+@bp.errorhandler(signals.ReferenceConflict)
+def _reference_taken(exc):
+    if isinstance(exc, signals.ReferenceSpent):
+        return error(409, "reference belongs to a signal that was already opened or has ended; "
+                          "see its receipt, and send a new signal under a new reference")
+    return error(409, "reference already used for a different signal")
 
 
 @bp.errorhandler(429)
@@ -73,10 +109,6 @@ class _Duplicate(ValueError):
     pass
 
 
-class _TooLarge(ValueError):
-    pass
-
-
 def _no_duplicates(pairs):
     keys = [k for k, _ in pairs]
     if len(keys) != len(set(keys)):
@@ -89,67 +121,39 @@ def _reject_constant(_name):
 
 
 def parse_json_body() -> object:
-    """Strict JSON: UTF-8, no duplicate keys, no NaN; raises ValueError on anything else."""
+    """The request's body as strict JSON: UTF-8, no duplicate keys, no NaN; else ApiError."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "send the signal as application/json")
+    charset = request.mimetype_params.get("charset")
+    if charset and charset.lower() not in ("utf-8", "utf8"):
+        raise ApiError(415, "send the signal as application/json in UTF-8")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, f"body larger than {MAX_BODY} bytes")
     raw = request.get_data(cache=False)
     if len(raw) > MAX_BODY:
-        raise _TooLarge("body too large")
-    text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        raise ApiError(413, f"body larger than {MAX_BODY} bytes")
+    try:
+        text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
+        return json.loads(text, object_pairs_hook=_no_duplicates,
+                          parse_constant=_reject_constant)
+    except _Duplicate:
+        raise ApiError(400, "malformed JSON: duplicate key") from None
+    except (ValueError, RecursionError):
+        raise ApiError(400, "malformed JSON") from None
 
 
 @bp.post("/signals")
 @limiter.limit(_rate_limit)
 def post_signal():
-    if request.mimetype != "application/json":
-        return error(415, "send the signal as application/json")
-    charset = request.mimetype_params.get("charset")
-    if charset and charset.lower() not in ("utf-8", "utf8"):
-        return error(415, "send the signal as application/json in UTF-8")
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return error(413, f"body larger than {MAX_BODY} bytes")
-    try:
-        payload = parse_json_body()
-    except _TooLarge:
-        return error(413, f"body larger than {MAX_BODY} bytes")
-    except _Duplicate:
-        return error(400, "malformed JSON: duplicate key")
-    except (ValueError, RecursionError):
-        return error(400, "malformed JSON")
-    moment = now()
-    try:
-        clean = intake.validate(payload, local(moment).date())
-    except intake.Invalid as exc:
-        return error(422, "invalid signal", exc.details)
-    database = get_db()
-    try:
-        school = schools.by_brin(database, clean.school)
-        if school is None:
-            return error(422, "invalid signal",
-                         [{"field": "school", "message": "unknown school"}])
-        if school["id"] not in municipalities.school_ids(database, g.municipality["id"]):
-            return error(403, "this token may not send to that school")
-        row, created = signals.receive(
-            database, moment, municipality_id=g.municipality["id"], school_id=school["id"],
-            reference=clean.reference,
-            child=signals.Child(name=clean.name, birth_date=clean.birth_date.isoformat()),
-            deadlines=signals.Deadlines.from_config(cfg()))
-    except signals.ReferenceSpent:
-        return error(409, "reference belongs to a signal that was already opened or has ended; "
-                          "see its receipt, and send a new signal under a new reference")
-    except signals.ReferenceConflict:
-        return error(409, "reference already used for a different signal")
-    except (sqlite3.Error, StorageError) as exc:
-        log.warning("storage failure on intake: %s", type(exc).__name__)
-        return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
-    body = {"id": row["id"], "reference": row["reference"],
-            "status": signals.public_status(row), "received_at": row["received_at"]}
-    resp = jsonify(body)
+    row, created = submissions.submit(get_db(), now(), municipality_id=g.municipality["id"],
+                                      payload=parse_json_body(), deadlines=deadlines())
+    resp = jsonify({"id": row["id"], "reference": row["reference"],
+                    "status": signals.public_status(row), "received_at": row["received_at"]})
     resp.status_code = 201 if created else 200
     resp.headers["Location"] = url_for("api.get_receipt", reference=row["reference"])
     if created:
-        log.info("signal received id=%s school=%s", row["id"], school["brin"])
-        # First push now, in a background thread; returns at once and never raises.
-        push.kick(current_app._get_current_object())
+        log.info("signal received id=%s school_id=%s", row["id"], row["school_id"])
+        kick(current_app._get_current_object())  # the first push now; never raises
     return resp
 
 
@@ -158,15 +162,10 @@ def post_signal():
 def get_receipt(reference: str):
     if not intake.REFERENCE_RE.match(reference):
         return error(404, "no signal with that reference")
-    try:
-        rows = list(get_db().query(
-            "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
-            (g.municipality["id"], reference)))
-    except (sqlite3.Error, StorageError):
-        return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
-    if not rows:
+    row = signals.by_reference(get_db(), g.municipality["id"], reference)
+    if row is None:
         return error(404, "no signal with that reference")
-    return jsonify(signals.receipt(rows[0]))
+    return jsonify(signals.receipt(row))
 
 
 RECEIPT_LIST_MAX = 1000
@@ -198,13 +197,7 @@ def list_receipts():
     if since is None:
         return error(422, "invalid query", [{"field": "since", "message":
                                              "must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"}])
-    try:
-        rows = list(get_db().query(
-            "SELECT * FROM signals WHERE municipality_id = ? AND updated_at >= ?"
-            " ORDER BY received_at, reference LIMIT ?",
-            (g.municipality["id"], since, RECEIPT_LIST_MAX + 1)))
-    except (sqlite3.Error, StorageError):
-        return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
+    rows = signals.changed_since(get_db(), g.municipality["id"], since, RECEIPT_LIST_MAX + 1)
     return jsonify({"since": since, "truncated": len(rows) > RECEIPT_LIST_MAX,
                     "receipts": [signals.receipt(r) for r in rows[:RECEIPT_LIST_MAX]]})
 
@@ -234,8 +227,6 @@ def get_stats():
         body = stats.school_stats(database, sorted(scope), first, last)
     except stats.StatsError as exc:
         return error(422, "invalid query", [{"field": exc.field, "message": exc.message}])
-    except (sqlite3.Error, StorageError):
-        return error(503, "storage unavailable, retry later", headers={"Retry-After": "30"})
     return jsonify({"from": first, "to": last, "min_cell": stats.MIN_CELL,
                     "small_cell": stats.SMALL, "schools": body})
 

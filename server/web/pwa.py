@@ -1,5 +1,5 @@
 """The installable-app shell: the service worker at root scope, the offline page and the public
-tips pages (see docs/decisions/0002-public-tips-page.md for why tips need no login).
+tips pages (see docs/decisions/0005-public-tips-page.md for why tips need no login).
 
 The service worker may cache exactly `SHELL_URLS` and nothing else. Its cache name is a hash of
 the files behind those URLs, so changing any of them makes the browser install a fresh worker.
@@ -11,7 +11,8 @@ import json
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from . import tips as tips_mod
+from .. import tips as tips_mod
+from ..config import PROJECT_ROOT
 
 bp = Blueprint("pwa", __name__)
 
@@ -43,11 +44,10 @@ def _on_register(state) -> None:
 
 
 def _shell_files() -> list:
-    from . import ROOT
-    static = ROOT / "static"
-    files = [static / "js" / "sw.js", ROOT / "manifest.json"]
+    static = PROJECT_ROOT / "static"
+    files = [static / "js" / "sw.js", PROJECT_ROOT / "manifest.json"]
     files += [static / p for p in SHELL_STATIC]
-    files += sorted((ROOT / "templates" / "pwa").glob("*.html")) + [ROOT / "templates" / "base.html"]
+    files += sorted((PROJECT_ROOT / "templates" / "pwa").glob("*.html")) + [PROJECT_ROOT / "templates" / "base.html"]
     files += sorted(tips_mod.HERE.glob("*.json"))
     return files
 
@@ -62,9 +62,8 @@ def shell_version() -> str:
 
 
 def render_service_worker() -> tuple[str, str]:
-    from . import ROOT
     version = shell_version()
-    source = (ROOT / "static" / "js" / "sw.js").read_text(encoding="utf-8")
+    source = (PROJECT_ROOT / "static" / "js" / "sw.js").read_text(encoding="utf-8")
     for placeholder in ('"__HWC_SHELL_URLS__"', "__HWC_CACHE_VERSION__"):
         if placeholder not in source:  # pragma: no cover - guards against an edited sw.js
             raise RuntimeError(f"sw.js lacks the placeholder {placeholder}")

@@ -3,10 +3,10 @@
 Shows who they are (read-only: the director changes names and roles), the devices that get their
 notifications (removed through `/push/unsubscribe/<id>`, which only ever deletes the person's own
 rows), a link to their passkeys, and for receivers and backups 'Afwezig tot ...'. While someone
-is away, `push.new_signal_recipients` skips them, so new signals reach the backups instead.
+is away, `push.plan.new_signal_recipients` skips them, so new signals reach the backups instead.
 
-Routes are thin: the away rules live in `push.set_away`; this module only turns a Dutch wall-clock
-time from the form into UTC and writes the audit event (staff ids only) in the same transaction.
+Routes are thin: the away rules (bounds, audit) live in `staff.set_away`; this module only turns
+a Dutch wall-clock time from the form into UTC.
 """
 from __future__ import annotations
 
@@ -14,24 +14,17 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from . import push
-from . import staff as staff_mod
-from .auth import current_staff, role_required
-from .clock import LOCAL_TZ, iso, local, parse
-from .db import write
-from .dutch import MONTHS, when
-from .web import get_db, now
+from .. import staff as staff_mod
+from ..clock import LOCAL_TZ, local, parse
+from ..dutch import MONTHS, when
+from ..push import subscriptions
+from .base import get_db, now
+from .guards import current_staff, role_required
 
 bp = Blueprint("me", __name__, url_prefix="/me")
 
-AWAY_ROLES = ("receiver", "backup")
 #: What `<input type="datetime-local">` sends (seconds only if the page asked for them).
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
-MAX_AWAY = timedelta(days=366)
-
-
-class AwayError(ValueError):
-    """A refused 'Afwezig tot'; the message is Dutch and safe to show."""
 
 
 def parse_local(text: str | None) -> datetime:
@@ -48,21 +41,7 @@ def parse_local(text: str | None) -> datetime:
         except ValueError:
             continue
         return naive.replace(tzinfo=LOCAL_TZ).astimezone(timezone.utc)
-    raise AwayError("Vul een datum en tijd in, bijvoorbeeld 30-11-2026 08:00.")
-
-
-def set_away(db, at: datetime, staff_id: int, school_id: int, until: datetime | None) -> None:
-    """Set or clear 'away until' and audit it (ids only), in one transaction."""
-    if until is not None:
-        if until <= at:
-            raise AwayError("Kies een moment in de toekomst.")
-        if until > at + MAX_AWAY:
-            raise AwayError("Je kunt je hoogstens een jaar vooruit afwezig melden.")
-    with write(db):
-        push.set_away(db, staff_id, until, at)
-        staff_mod.audit(db, at, school_id, f"staff:{staff_id}",
-                        "staff.away_set" if until is not None else "staff.away_cleared",
-                        f"staff:{staff_id}")
+    raise staff_mod.AwayError("Vul een datum en tijd in, bijvoorbeeld 30-11-2026 08:00.")
 
 
 def _day(stamp: str | None) -> str:
@@ -72,23 +51,16 @@ def _day(stamp: str | None) -> str:
     return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
 
 
-def _away_until(db, staff_id: int, at: datetime) -> str | None:
-    """The stored 'away until' if it is still in the future (a past one means present)."""
-    rows = list(db.query("SELECT away_until FROM staff WHERE id = ?", (staff_id,)))
-    stamp = rows[0]["away_until"] if rows else None
-    return stamp if stamp and stamp > iso(at) else None
-
-
 def _page(error: str | None = None, form_value: str = "", status: int = 200):
     db, me, at = get_db(), current_staff(), now()
     devices = [{"id": d["id"], "label": d["label"] or "Onbekend apparaat",
                 "since": _day(d["created_at"]),
                 "last_success": when(d["last_success_at"], at) if d["last_success_at"] else ""}
-               for d in push.list_for(db, me.id)]
-    away = _away_until(db, me.id, at)
-    may_be_away = me.has_role(*AWAY_ROLES)
+               for d in subscriptions.list_for(db, me.id)]
+    away = staff_mod.away_until(db, me.id, at)
+    may_be_away = me.has_role(*staff_mod.AWAY_ROLES)
     start = local(at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
-    last = local(at + MAX_AWAY - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    last = local(at + staff_mod.MAX_AWAY - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     roles = [staff_mod.ROLE_LABELS[r] for r in staff_mod.ROLES if r in me.roles]
     return render_template(
         "me/index.html", me=me, roles=roles, devices=devices, may_be_away=may_be_away,
@@ -104,18 +76,18 @@ def index():
 
 
 @bp.post("/away")
-@role_required(*AWAY_ROLES)
+@role_required(*staff_mod.AWAY_ROLES)
 def away():
     me, at = current_staff(), now()
     if request.form.get("action") == "back":
-        set_away(get_db(), at, me.id, me.school_id, None)
+        staff_mod.set_away(get_db(), at, me.id, me.school_id, None)
         flash("Welkom terug. Nieuwe signalen komen weer bij jou binnen.")
         return redirect(url_for("me.index"), code=303)
     value = request.form.get("until", "")
     try:
         until = parse_local(value)
-        set_away(get_db(), at, me.id, me.school_id, until)
-    except AwayError as exc:
+        staff_mod.set_away(get_db(), at, me.id, me.school_id, until)
+    except staff_mod.AwayError as exc:
         return _page(error=str(exc), form_value=value[:19], status=400)
     flash(f"Je staat als afwezig tot {when(until, at)}.")
     return redirect(url_for("me.index"), code=303)

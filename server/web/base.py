@@ -1,15 +1,17 @@
-"""Flask glue shared by every blueprint: the request's database, clock and config; security
-headers; generic error pages. Keeps routes thin and the domain core free of Flask."""
+"""Flask glue shared by every blueprint: the request's database, clock and config; the rate
+limiter; security headers; generic error pages. Keeps routes thin and the domain core free of
+Flask."""
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from flask import current_app, g, jsonify, render_template, request
 from flask_limiter import Limiter
 from werkzeug.exceptions import HTTPException
 
-from . import db as db_mod
+from .. import db as db_mod
+from .. import signals
+from ..tokens import digest
 
 log = logging.getLogger("hwc")
 
@@ -22,7 +24,7 @@ def _rate_key() -> str:
     """
     header = request.headers.get("Authorization", "")
     if request.blueprint == "api" and header.startswith("Bearer "):
-        return "tok:" + hashlib.sha256(header[7:].encode("utf-8", "surrogatepass")).hexdigest()
+        return "tok:" + digest(header[7:])
     return "ip:" + (request.remote_addr or "?")
 
 
@@ -47,6 +49,11 @@ def clock():
 
 def now():
     return clock().now()
+
+
+def deadlines():
+    """The configured deadlines as durations, for the state machine."""
+    return signals.Deadlines.from_config(cfg())
 
 
 def get_db():
@@ -79,12 +86,13 @@ def security_headers(response):
     return response
 
 
-def wants_json() -> bool:
+def is_machine_request() -> bool:
+    """The municipality API and the health check answer errors in JSON, whatever was asked."""
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
 def handle_http_error(exc: HTTPException):
-    if wants_json():
+    if is_machine_request():
         resp = jsonify({"error": exc.name.lower()})
     else:
         resp = current_app.make_response(
@@ -101,7 +109,7 @@ def handle_unexpected(exc: Exception):
     # Log the type and where, never the message: a message may carry data it should not.
     log.error("unhandled %s at %s %s", type(exc).__name__, request.method, request.path,
               exc_info=False)
-    if wants_json():
+    if is_machine_request():
         return jsonify({"error": "internal error"}), 500
     return render_template("error.html", code=500, title="Er ging iets mis"), 500
 

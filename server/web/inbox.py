@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from . import rules, signals, tips
-from .auth import assertion_is_fresh, current_staff, role_required, step_up_required
-from .dutch import long_date, time_of, when
-from .web import cfg, get_db, now
+from .. import access, schools, signals, tips
+from .. import staff as staff_mod
+from ..dutch import long_date, time_of, when
+from .base import deadlines, get_db, now
+from .guards import assertion_is_fresh, current_staff, role_required, step_up_required
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -25,25 +26,17 @@ PARENT_CHOICES = [
 def _school_signal(signal_id: str) -> dict:
     """The signal if it belongs to the user's school; 404 otherwise (no hint it exists)."""
     try:
-        row = signals.get(get_db(), signal_id)
-    except signals.NotFound:
+        return access.school_signal(get_db(), current_staff(), signal_id)
+    except access.NotVisible:
         abort(404)
-    if row["school_id"] != current_staff().school_id:
-        abort(404)
-    return row
 
 
 def _school():
-    from . import schools
     return schools.get(get_db(), current_staff().school_id)
 
 
 def _teachers(school_id: int) -> list[dict]:
-    return list(get_db().query(
-        "SELECT s.id, s.display_name, s.group_name FROM staff s"
-        " JOIN staff_roles r ON r.staff_id = s.id AND r.role = 'teacher'"
-        " WHERE s.school_id = ? AND s.active = 1 ORDER BY s.group_name, s.display_name",
-        (school_id,)))
+    return staff_mod.teachers(get_db(), school_id)
 
 
 def _chosen_teacher() -> int:
@@ -58,10 +51,7 @@ def _chosen_teacher() -> int:
 
 
 def _name_of(staff_id: int | None) -> str:
-    if staff_id is None:
-        return "een collega"
-    rows = list(get_db().query("SELECT display_name FROM staff WHERE id = ?", (staff_id,)))
-    return rows[0]["display_name"] if rows else "een collega"
+    return staff_mod.display_name(get_db(), staff_id) or "een collega"
 
 
 @bp.get("")
@@ -70,7 +60,7 @@ def _name_of(staff_id: int | None) -> str:
 def index():
     me, moment = current_staff(), now()
     database = get_db()
-    may_open = rules.opener(database, moment, me)
+    may_open = access.opener(database, moment, me)
     waiting = [dict(r, when=when(r["received_at"], moment), may_open=may_open(r))
                for r in signals.waiting(database, me.school_id)]
     cases = [dict(c, when=when(c["received_at"], moment),
@@ -88,7 +78,7 @@ def confirm(signal_id: str):
     me, moment = current_staff(), now()
     if row["state"] != "received":
         return _already_opened(row)
-    if not rules.may_open(get_db(), moment, me, row):
+    if not access.may_open(get_db(), moment, me, row):
         return render_template("inbox/not_yet.html", row=row,
                                when=when(row["received_at"], moment)), 403
     school = _school()
@@ -117,7 +107,7 @@ def reveal_get(signal_id: str):
 def reveal(signal_id: str):
     row = _school_signal(signal_id)
     me, moment = current_staff(), now()
-    if row["state"] == "received" and not rules.may_open(get_db(), moment, me, row):
+    if row["state"] == "received" and not access.may_open(get_db(), moment, me, row):
         abort(403)
     # Everything the page needs is loaded *before* the one-time transition, so nothing after it
     # can fail and burn the only view without showing it.
@@ -175,7 +165,7 @@ def _act(signal_id: str, action):
 def assign(signal_id: str):
     teacher_id = _chosen_teacher()
     done = _act(signal_id, lambda: signals.assign_teacher(get_db(), now(), signal_id, teacher_id,
-                                                    signals.Deadlines.from_config(cfg())))
+                                                    deadlines()))
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
@@ -184,7 +174,7 @@ def assign(signal_id: str):
 def reassign(signal_id: str):
     teacher_id = _chosen_teacher()
     done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id,
-                                                   signals.Deadlines.from_config(cfg())))
+                                                   deadlines()))
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 

@@ -1,0 +1,159 @@
+"""Passkey ceremonies (WebAuthn, via py_webauthn), without Flask.
+
+- Challenges live in `webauthn_challenges`, are found by the challenge the browser echoes in
+  clientDataJSON, deleted on first use and refused after 5 minutes.
+- rp_id and origin are passed in by the caller (from HWC_BASE_URL), never taken from a request.
+- Every refusal raises `Refused` with a short code for the log; people only ever hear
+  `GENERIC_FAIL`, which never says whether a person or passkey exists.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from datetime import datetime, timedelta
+
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
+from webauthn.helpers.structs import (
+    AttestationConveyancePreference,
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from . import staff as staff_mod
+from .clock import iso, parse
+from .db import write
+from .tokens import digest
+
+CHALLENGE_TTL = timedelta(minutes=5)
+ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDDSA,
+              COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256]
+GENERIC_FAIL = "Inloggen lukte niet. Probeer het opnieuw."
+
+
+def issue_challenge(db, at: datetime, purpose: str, *, invite_id=None, staff_id=None) -> bytes:
+    challenge = os.urandom(32)
+    with write(db):
+        db.conn.execute("DELETE FROM webauthn_challenges WHERE expires_at <= ?", (iso(at),))
+        db["webauthn_challenges"].insert({
+            "challenge_hash": digest(challenge), "purpose": purpose, "challenge": challenge,
+            "invite_id": invite_id, "staff_id": staff_id, "created_at": iso(at),
+            "expires_at": iso(at + CHALLENGE_TTL)})
+    return challenge
+
+
+def consume_challenge(db, at: datetime, challenge: bytes, purpose: str) -> dict | None:
+    """Delete the challenge (single use) and return it if it was live and for this purpose."""
+    with write(db):
+        rows = db.conn.execute(
+            "DELETE FROM webauthn_challenges WHERE challenge_hash = ? "
+            "RETURNING purpose, challenge, invite_id, staff_id, expires_at",
+            (digest(challenge),)).fetchall()
+    if not rows:
+        return None
+    purpose_, stored, invite_id, staff_id, expires_at = rows[0]
+    if purpose_ != purpose or parse(expires_at) <= at or not hmac.compare_digest(stored, challenge):
+        return None
+    return {"challenge": stored, "invite_id": invite_id, "staff_id": staff_id}
+
+
+def _echoed_challenge(credential: dict) -> bytes:
+    client_data = json.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]))
+    return base64url_to_bytes(client_data["challenge"])
+
+
+class Refused(Exception):
+    """A ceremony failed; the client only ever hears GENERIC_FAIL."""
+
+
+def verify_assertion(db, at: datetime, credential: dict, purpose: str, *, rp_id: str,
+                     origin: str, staff_id: int | None = None) -> dict:
+    """Check an assertion fully; return the passkey row (with owner). Raises Refused."""
+    try:
+        challenge = _echoed_challenge(credential)
+        raw_id = base64url_to_bytes(credential["rawId"])
+    except Exception:
+        raise Refused("malformed") from None
+    stored = consume_challenge(db, at, challenge, purpose)
+    if stored is None:
+        raise Refused("challenge")
+    if staff_id is not None and stored["staff_id"] != staff_id:
+        raise Refused("challenge owner")
+    passkey = staff_mod.passkey_by_credential_id(db, raw_id)
+    if passkey is None:
+        raise Refused("credential")
+    if staff_id is not None and passkey["staff_id"] != staff_id:
+        raise Refused("credential owner")
+    handle = credential.get("response", {}).get("userHandle")
+    if purpose == "login" and not handle:
+        raise Refused("user handle missing")
+    if handle:
+        try:
+            if not hmac.compare_digest(base64url_to_bytes(handle), passkey["user_handle"]):
+                raise Refused("user handle")
+        except (TypeError, ValueError):
+            raise Refused("user handle") from None
+    try:
+        verified = verify_authentication_response(
+            credential=credential, expected_challenge=stored["challenge"],
+            expected_rp_id=rp_id, expected_origin=origin,
+            credential_public_key=passkey["public_key"],
+            credential_current_sign_count=passkey["sign_count"],
+            require_user_verification=True)
+    except Exception as exc:
+        raise Refused(type(exc).__name__) from None
+    if not staff_mod.record_use(db, at, passkey["id"], passkey["sign_count"], verified.new_sign_count):
+        raise Refused("sign count race")
+    return passkey
+
+
+def verify_registration(db, at: datetime, credential: dict, purpose: str, *, rp_id: str,
+                        origin: str, invite_id=None, staff_id=None):
+    try:
+        challenge = _echoed_challenge(credential)
+    except Exception:
+        raise Refused("malformed") from None
+    stored = consume_challenge(db, at, challenge, purpose)
+    if stored is None or stored["invite_id"] != invite_id or stored["staff_id"] != staff_id:
+        raise Refused("challenge")
+    try:
+        return verify_registration_response(
+            credential=credential, expected_challenge=stored["challenge"],
+            expected_rp_id=rp_id, expected_origin=origin,
+            require_user_verification=True, supported_pub_key_algs=ALGORITHMS)
+    except Exception as exc:
+        raise Refused(type(exc).__name__) from None
+
+
+def registration_options(db, at, *, rp_id: str, user_handle: bytes, display_name: str, purpose: str,
+                          invite_id=None, staff_id=None, exclude=()) -> str:
+    challenge = issue_challenge(db, at, purpose, invite_id=invite_id, staff_id=staff_id)
+    options = generate_registration_options(
+        rp_id=rp_id, rp_name="HwC Inbox", user_id=user_handle, user_name=display_name,
+        user_display_name=display_name, challenge=challenge, timeout=120000,
+        attestation=AttestationConveyancePreference.NONE,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED, require_resident_key=True,
+            user_verification=UserVerificationRequirement.REQUIRED),
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=p["credential_id"]) for p in exclude],
+        supported_pub_key_algs=ALGORITHMS)
+    return options_to_json(options)
+
+
+def assertion_options(db, at, purpose: str, *, rp_id: str, staff_id=None, allow=()) -> str:
+    challenge = issue_challenge(db, at, purpose, staff_id=staff_id)
+    options = generate_authentication_options(
+        rp_id=rp_id, challenge=challenge, timeout=120000,
+        allow_credentials=[PublicKeyCredentialDescriptor(id=p["credential_id"]) for p in allow],
+        user_verification=UserVerificationRequirement.REQUIRED)
+    return options_to_json(options)

@@ -1,0 +1,36 @@
+"""A municipality's submission of a signal: one domain function behind every door.
+
+The API (`POST /api/v1/signals`) and any other way a municipality sends (a form, an upload)
+call `submit`, so validation, the scope check, idempotency and sealing are the same everywhere.
+Order matters and is part of the contract: a malformed signal is refused before anything is
+looked up (422), then an unknown school (422), then a school outside the token's scope (403);
+only then is anything written.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import access, intake, schools, signals
+from .clock import local
+
+
+class OutOfScope(Exception):
+    """The municipality may not send to that school (403)."""
+
+
+def submit(db, now: datetime, *, municipality_id: int, payload: object,
+           deadlines: signals.Deadlines) -> tuple[dict, bool]:
+    """Validate and store a signal, or recognise an idempotent retry: (row, created).
+
+    Raises intake.Invalid, OutOfScope, signals.ReferenceSpent / ReferenceConflict, or a storage
+    error (sqlite3.Error); none of their messages holds a submitted value.
+    """
+    clean = intake.validate(payload, local(now).date())
+    school = schools.by_brin(db, clean.school)
+    if school is None:
+        raise intake.Invalid([{"field": "school", "message": "unknown school"}])
+    if not access.municipality_may_send(db, municipality_id, school["id"]):
+        raise OutOfScope(clean.school)
+    child = signals.Child(name=clean.name, birth_date=clean.birth_date.isoformat())
+    return signals.receive(db, now, municipality_id=municipality_id, school_id=school["id"],
+                           reference=clean.reference, child=child, deadlines=deadlines)

@@ -1,0 +1,310 @@
+"""Login, invites, step-up and a person's own passkeys: the routes around `server.passkeys`.
+
+Every failed ceremony gets the same calm message: it never says whether a person exists.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import login_user, logout_user
+
+from .. import passkeys, schools
+from .. import staff as staff_mod
+from ..clock import iso
+from .base import cfg, get_db, limiter, now
+from .guards import (
+    ASSERT_KEY,
+    StaffUser,
+    check_origin,
+    csrf,
+    current_staff,
+    landing_for,
+    login_manager,
+    role_required,
+    safe_next,
+    step_up_required,
+)
+from .sessions import ServerSessionInterface
+
+log = logging.getLogger("hwc.auth")
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def _auth_rate() -> str:
+    return current_app.config.get("HWC_AUTH_RATE_LIMIT", "30/minute")
+
+
+def _start_session(person: dict) -> None:
+    """A fresh session id at login (no fixation), marked as a fresh passkey assertion."""
+    session.clear()
+    session.regenerate = True
+    login_user(StaffUser(person))
+    session[ASSERT_KEY] = iso(now())
+
+
+def _rp() -> dict:
+    """The relying party every ceremony is checked against: HWC_BASE_URL, never the Host header."""
+    return {"rp_id": cfg().rp_id, "origin": cfg().origin}
+
+
+def _json(text: str):
+    return current_app.response_class(text, mimetype="application/json")
+
+
+def _assertion_response(db, at, purpose: str, staff_id=None, allow=()):
+    return _json(passkeys.assertion_options(db, at, purpose, rp_id=cfg().rp_id,
+                                            staff_id=staff_id, allow=allow))
+
+
+def _registration_response(db, at, **kwargs):
+    return _json(passkeys.registration_options(db, at, rp_id=cfg().rp_id, **kwargs))
+
+
+def _credential_from_request() -> tuple[dict, dict]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise passkeys.Refused("no json")
+    credential = body.get("credential", body)
+    if not isinstance(credential, dict):
+        raise passkeys.Refused("no credential")
+    return body, credential
+
+
+def _refuse(exc: passkeys.Refused, status: int = 400):
+    # The reason goes to the log as a short code (no names, no ids); the client gets one message.
+    log.info("passkey ceremony refused: %s", exc)
+    return jsonify({"error": passkeys.GENERIC_FAIL}), status
+
+
+# --- routes: login / logout -------------------------------------------------------------------
+
+@bp.get("/login")
+def login():
+    """The login page. Passkey autofill (conditional mediation) is offered, except right after
+    logging out: on a shared classroom PC the next person should not be offered the last one's
+    passkey first."""
+    nxt = safe_next(request.args.get("next"))
+    if current_staff() is not None:
+        return redirect(nxt or landing_for(current_staff().roles))
+    return render_template("auth/login.html", next=nxt or "",
+                           expired=getattr(session, "expired", False)
+                           or request.args.get("verlopen") == "1",
+                           logged_out=request.args.get("uitgelogd") == "1")
+
+
+@bp.post("/login/options")
+@limiter.limit(_auth_rate)
+def login_options():
+    return _assertion_response(get_db(), now(), "login")
+
+
+@bp.post("/login/verify")
+@limiter.limit(_auth_rate)
+def login_verify():
+    db, at = get_db(), now()
+    try:
+        body, credential = _credential_from_request()
+        passkey = passkeys.verify_assertion(db, at, credential, "login", **_rp())
+    except passkeys.Refused as exc:
+        return _refuse(exc, 401)
+    person = staff_mod.get(db, passkey["staff_id"])
+    _start_session(person)
+    nxt = safe_next(body.get("next") if isinstance(body.get("next"), str) else None)
+    return jsonify({"ok": True, "redirect": nxt or landing_for(person["roles"])})
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login", uitgelogd="1"), code=303)
+
+
+# --- routes: invites --------------------------------------------------------------------------
+
+def _live_invite(token: str):
+    db = get_db()
+    invite = staff_mod.find_invite(db, token)
+    return invite, staff_mod.invite_status(invite, now())
+
+
+@bp.get("/invite/<token>")
+@limiter.limit(_auth_rate)
+def invite(token):
+    invite, status = _live_invite(token)
+    if status != "valid":
+        return render_template("auth/invite_gone.html", status=status), (404 if status == "unknown" else 410)
+    school = schools.get(get_db(), invite["school_id"])
+    roles = [staff_mod.ROLE_LABELS[r] for r in invite["roles"].split(",") if r]
+    return render_template("auth/invite.html", invite=invite, school=school, roles=roles,
+                           token=token)
+
+
+@bp.post("/invite/<token>/options")
+@limiter.limit(_auth_rate)
+def invite_options(token):
+    invite, status = _live_invite(token)
+    if status != "valid":
+        return jsonify({"error": "Deze uitnodiging is niet meer geldig."}), 410
+    db = get_db()
+    exclude = staff_mod.passkeys_of(db, invite["staff_id"]) if invite["staff_id"] else ()
+    return _registration_response(db, now(), user_handle=invite["user_handle"],
+                                 display_name=invite["display_name"], purpose="register",
+                                 invite_id=invite["id"], exclude=exclude)
+
+
+@bp.post("/invite/<token>/verify")
+@limiter.limit(_auth_rate)
+def invite_verify(token):
+    invite, status = _live_invite(token)
+    if status != "valid":
+        return jsonify({"error": "Deze uitnodiging is niet meer geldig."}), 410
+    db, at = get_db(), now()
+    try:
+        body, credential = _credential_from_request()
+        verified = passkeys.verify_registration(db, at, credential, "register",
+                                                invite_id=invite["id"], **_rp())
+        name = body.get("name") if isinstance(body.get("name"), str) else ""
+        person = staff_mod.redeem_invite(
+            db, at, invite_id=invite["id"], credential_id=verified.credential_id,
+            public_key=verified.credential_public_key, sign_count=verified.sign_count,
+            passkey_name=name)
+    except passkeys.Refused as exc:
+        return _refuse(exc)
+    except staff_mod.StaffError as exc:
+        return jsonify({"error": str(exc)}), 409
+    _start_session(person)
+    return jsonify({"ok": True, "redirect": landing_for(person["roles"])})
+
+
+# --- routes: step-up --------------------------------------------------------------------------
+
+@bp.get("/step-up")
+@role_required(*staff_mod.ROLES)
+def step_up():
+    return render_template("auth/step_up.html",
+                           next=safe_next(request.args.get("next")) or landing_for(current_staff().roles))
+
+
+@bp.post("/step-up/options")
+@role_required(*staff_mod.ROLES)
+@limiter.limit(_auth_rate)
+def step_up_options():
+    db = get_db()
+    me = current_staff()
+    return _assertion_response(db, now(), "step_up", staff_id=me.id, allow=staff_mod.passkeys_of(db, me.id))
+
+
+@bp.post("/step-up/verify")
+@role_required(*staff_mod.ROLES)
+@limiter.limit(_auth_rate)
+def step_up_verify():
+    db, at, me = get_db(), now(), current_staff()
+    try:
+        body, credential = _credential_from_request()
+        passkeys.verify_assertion(db, at, credential, "step_up", staff_id=me.id, **_rp())
+    except passkeys.Refused as exc:
+        return _refuse(exc, 401)
+    session[ASSERT_KEY] = iso(at)
+    nxt = safe_next(body.get("next") if isinstance(body.get("next"), str) else None)
+    return jsonify({"ok": True, "redirect": nxt or landing_for(me.roles)})
+
+
+# --- routes: own passkeys ---------------------------------------------------------------------
+
+@bp.get("/passkeys", endpoint="passkeys")
+@role_required(*staff_mod.ROLES)
+def passkey_list():
+    me = current_staff()
+    return render_template("auth/passkeys.html", me=me, passkeys=staff_mod.passkeys_of(get_db(), me.id))
+
+
+@bp.post("/passkeys/<int:passkey_id>/rename")
+@role_required(*staff_mod.ROLES)
+def passkey_rename(passkey_id):
+    try:
+        staff_mod.rename_passkey(get_db(), now(), staff_id=current_staff().id,
+                                 passkey_id=passkey_id, name=request.form.get("name", ""))
+    except LookupError:
+        abort(404)
+    flash("De naam is opgeslagen.")
+    return redirect(url_for("auth.passkeys"), code=303)
+
+
+@bp.post("/passkeys/<int:passkey_id>/remove")
+@role_required(*staff_mod.ROLES)
+def passkey_remove(passkey_id):
+    me = current_staff()
+    try:
+        staff_mod.revoke_passkey(get_db(), now(), staff_id=me.id, passkey_id=passkey_id,
+                                 actor=f"staff:{me.id}", school_id=me.school_id,
+                                 keep_session_hash=session.id_hash, allow_last=False)
+    except LookupError:
+        abort(404)
+    except staff_mod.StaffError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("auth.passkeys"), code=303)
+    flash("De passkey is verwijderd. Op andere apparaten ben je uitgelogd.")
+    return redirect(url_for("auth.passkeys"), code=303)
+
+
+@bp.post("/passkeys/options")
+@role_required(*staff_mod.ROLES)
+@step_up_required
+@limiter.limit(_auth_rate)
+def passkey_add_options():
+    db, me = get_db(), current_staff()
+    person = staff_mod.get(db, me.id)
+    return _registration_response(db, now(), user_handle=person["user_handle"],
+                                 display_name=person["display_name"], purpose="add_passkey",
+                                 staff_id=me.id, exclude=staff_mod.passkeys_of(db, me.id))
+
+
+@bp.post("/passkeys/verify")
+@role_required(*staff_mod.ROLES)
+@step_up_required
+@limiter.limit(_auth_rate)
+def passkey_add_verify():
+    db, at, me = get_db(), now(), current_staff()
+    try:
+        body, credential = _credential_from_request()
+        verified = passkeys.verify_registration(db, at, credential, "add_passkey",
+                                                staff_id=me.id, **_rp())
+        name = body.get("name") if isinstance(body.get("name"), str) else ""
+        staff_mod.add_passkey(db, at, staff_id=me.id, credential_id=verified.credential_id,
+                              public_key=verified.credential_public_key,
+                              sign_count=verified.sign_count, name=name)
+    except passkeys.Refused as exc:
+        return _refuse(exc)
+    except staff_mod.StaffError as exc:
+        return jsonify({"error": str(exc)}), 409
+    flash("Je nieuwe passkey is toegevoegd.")
+    return jsonify({"ok": True, "redirect": url_for("auth.passkeys")})
+
+
+# --- wiring ---------------------------------------------------------------------------------
+
+def init_app(app) -> None:
+    """Server-side sessions, Flask-Login, app-wide CSRF (API exempt) and the auth blueprint."""
+    app.session_interface = ServerSessionInterface()
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)   # the token lives as long as its session
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)  # Referer is never sent (no-referrer)
+    app.config.setdefault("HWC_AUTH_RATE_LIMIT", "30/minute")
+    login_manager.session_protection = None  # the session id itself is the secret
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.before_request(check_origin)
+    app.register_blueprint(bp)

@@ -6,15 +6,10 @@ else here is the domain and its storage, importable and testable without a web f
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .config import PROJECT_ROOT as ROOT  # noqa: F401  (the checkout, for tools and tests)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from flask import Flask
 
-
-def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = None) -> "Flask":
-    """Make the web app (see `server.web.app.create_app`)."""
+def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = None):
+    """Make the web app, a flask.Flask (see `server.web.app.create_app`)."""
     from .web.app import create_app as factory
     return factory(overrides, clock=clock, env=env)

@@ -19,7 +19,7 @@ class ConfigError(ValueError):
 
 
 #: name: (default, minimum, maximum), in the units the name says. The one home of every deadline
-#: default: `Config` and `signals.Deadlines` take theirs from here.
+#: default: `Config` and `deadlines.Deadlines` take theirs from here.
 DEADLINE_BOUNDS = {
     "unopened_expiry_days": (7, 1, 14),
     "note_unread_expiry_days": (3, 1, 7),

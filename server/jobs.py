@@ -14,6 +14,7 @@ import threading
 
 from . import db as db_mod
 from . import signals, staff, webhooks
+from .deadlines import Deadlines
 from .push import kick as push_run
 
 
@@ -22,7 +23,7 @@ def _push(database, now, cfg) -> dict:
 
 
 def _deadlines(database, now, cfg) -> dict:
-    return signals.sweep(database, now, signals.Deadlines.from_config(cfg))
+    return signals.sweep(database, now, Deadlines.from_config(cfg))
 
 
 def _staff(database, now, cfg) -> dict:

@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlite_utils
 
-from . import schools, schooltime, vault
+from . import receipts, schools, schooltime, vault
 from .clock import iso, local, parse
-from .config import DEADLINE_BOUNDS
 from .db import write
+from .deadlines import Deadlines, note_deadline, unopened_deadline
 
 STATES = ("received", "opened", "teacher_assigned", "teacher_read", "closed", "returned", "expired")
 ENDED = ("closed", "returned", "expired")
@@ -65,30 +65,6 @@ class HandoverGone(SignalError):
 
 class Unreadable(SignalError):
     """The sealed copy has no key any more (hwc.db restored without keys.db): crypto-shredded."""
-
-
-def _default(name: str) -> int:
-    return DEADLINE_BOUNDS[name][0]
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    """The deadlines as durations; defaults are `config.DEADLINE_BOUNDS`, the one home of them."""
-    unopened_expiry: timedelta = timedelta(days=_default("unopened_expiry_days"))
-    note_unread_expiry: timedelta = timedelta(days=_default("note_unread_expiry_days"))
-    case_autoclose: timedelta = timedelta(days=_default("case_autoclose_days"))
-    receipt_purge: timedelta = timedelta(days=_default("receipt_purge_days"))
-    handover: timedelta = timedelta(minutes=_default("handover_minutes"))
-
-    @classmethod
-    def from_config(cls, cfg) -> "Deadlines":
-        return cls(
-            unopened_expiry=timedelta(days=cfg.unopened_expiry_days),
-            note_unread_expiry=timedelta(days=cfg.note_unread_expiry_days),
-            case_autoclose=timedelta(days=cfg.case_autoclose_days),
-            receipt_purge=timedelta(days=cfg.receipt_purge_days),
-            handover=timedelta(minutes=cfg.handover_minutes),
-        )
 
 
 @dataclass(frozen=True)
@@ -164,8 +140,8 @@ def _emit(db, row: dict, stamp: str) -> None:
         "INSERT INTO receipt_events (municipality_id, reference, status, receipt, created_at,"
         " next_attempt_at) SELECT id, ?, ?, ?, ?, ? FROM municipalities"
         " WHERE id = ? AND webhook_url IS NOT NULL",
-        (row["reference"], public_status(row), json.dumps(receipt(row)), stamp, stamp,
-         row["municipality_id"]))
+        (row["reference"], receipts.public_status(row), json.dumps(receipts.receipt(row)), stamp,
+         stamp, row["municipality_id"]))
 
 
 def _end(db, row: dict) -> None:
@@ -180,36 +156,6 @@ def _end(db, row: dict) -> None:
 def _intake_bytes(school_id: int, child: Child) -> bytes:
     return json.dumps({"school": school_id, "child": child.to_bytes().decode()},
                       sort_keys=True).encode()
-
-
-#: The longest a holiday can postpone the expiry of an unopened signal (a summer holiday has no
-#: signals at all; Christmas is two weeks).
-MAX_HOLIDAY_WAIT = timedelta(days=21)
-
-
-def unopened_deadline(received: datetime, start_time: str, holidays_: list,
-                      expiry: timedelta) -> datetime:
-    """When an unopened signal expires: `expiry` after receipt, but never before one full day
-    after the first school start following it — a signal that arrives at the start of a long
-    holiday must still reach the school when it opens again, not silently expire unseen."""
-    try:
-        first_school_start = schooltime.next_school_start(received, start_time, holidays_)
-    except ValueError:  # a calendar without school days: keep the plain deadline
-        return received + expiry
-    # Never more than MAX_HOLIDAY_WAIT past the plain deadline: a mistyped holiday of a year
-    # must not keep a child's name for a year.
-    return min(max(received + expiry, first_school_start + timedelta(days=1)),
-               received + expiry + MAX_HOLIDAY_WAIT)
-
-
-def note_deadline(assigned: datetime, holidays_: list, expiry: timedelta) -> datetime:
-    """When an unread teacher note expires: `expiry` counted in school days (at least that much
-    wall time), and never more than MAX_HOLIDAY_WAIT later than the plain deadline."""
-    try:
-        school_days = schooltime.add_school_days(assigned, expiry.days, holidays_)
-    except ValueError:
-        return assigned + expiry
-    return min(max(assigned + expiry, school_days), assigned + expiry + MAX_HOLIDAY_WAIT)
 
 
 def _note_expiry(db, school_id: int, now: datetime, deadlines: "Deadlines") -> str:
@@ -504,19 +450,6 @@ def _bulk(db, state: str, column: str, cutoff: str, sets: dict) -> list[dict]:
 
 # --- what people see in their lists (no personal data in any of it) ---------------------------
 
-def by_reference(db, municipality_id: int, reference: str) -> dict | None:
-    """A municipality's own signal by its reference (the receipt's key), or None."""
-    return _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
-                (municipality_id, reference))
-
-
-def changed_since(db, municipality_id: int, since: str, limit: int) -> list[dict]:
-    """A municipality's signals whose receipt changed at or after `since`, oldest first."""
-    return list(db.query(
-        "SELECT * FROM signals WHERE municipality_id = ? AND updated_at >= ?"
-        " ORDER BY received_at, reference LIMIT ?", (municipality_id, since, limit)))
-
-
 def waiting(db, school_id: int) -> list[dict]:
     """Signals nobody has opened yet, oldest first."""
     return list(db.query(
@@ -544,28 +477,6 @@ def notes_for(db, teacher_id: int) -> list[dict]:
 
 
 # --- receipts ---------------------------------------------------------------------------------
-
-def public_status(row: dict) -> str:
-    """The receipt status the municipality sees (its vocabulary, not our internal states)."""
-    state = row["state"]
-    if state in ("opened", "teacher_assigned"):
-        return "opened"
-    if state == "teacher_read":
-        return "teacher_informed" if row["teacher_informed_at"] else "opened"
-    return state  # received, closed, returned, expired
-
-
-def receipt(row: dict) -> dict:
-    return {
-        "reference": row["reference"],
-        "status": public_status(row),
-        "received_at": row["received_at"],
-        "notified_at": row["notified_at"],
-        "opened_at": row["opened_at"],
-        "teacher_informed_at": row["teacher_informed_at"],
-        "closed_at": row["closed_at"],
-    }
-
 
 def mark_notified(db, now: datetime, signal_id: str) -> None:
     """The first push went out (recorded once; the receipt shows it)."""

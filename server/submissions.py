@@ -12,6 +12,7 @@ from datetime import datetime
 
 from . import access, intake, schools, signals
 from .clock import local
+from .deadlines import Deadlines
 
 
 class OutOfScope(Exception):
@@ -19,7 +20,7 @@ class OutOfScope(Exception):
 
 
 def submit(db, now: datetime, *, municipality_id: int, payload: object,
-           deadlines: signals.Deadlines) -> tuple[dict, bool]:
+           deadlines: Deadlines) -> tuple[dict, bool]:
     """Validate and store a signal, or recognise an idempotent retry: (row, created).
 
     Raises intake.Invalid, OutOfScope, signals.ReferenceSpent / ReferenceConflict, or a storage

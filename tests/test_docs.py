@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from server.config import DEADLINE_BOUNDS, Config
-from server.signals import Deadlines
+from server.deadlines import Deadlines
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -71,7 +71,7 @@ def deadline_problems(text: str) -> list[str]:
         attr = name.removesuffix("_days").removesuffix("_minutes")
         per = timedelta(days=1) if name.endswith("_days") else timedelta(minutes=1)
         if getattr(code_deadlines, attr) != default * per:
-            problems.append(f"{name}: signals.Deadlines default differs")
+            problems.append(f"{name}: deadlines.Deadlines default differs")
     return problems
 
 

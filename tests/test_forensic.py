@@ -9,7 +9,7 @@ import logging
 
 from server import create_app
 from server import db as db_mod
-from server import municipalities, schools, signals
+from server import municipalities, receipts, schools, signals
 from server.clock import FakeClock
 from server.web.base import limiter
 
@@ -79,8 +79,8 @@ def test_no_trace_of_any_child_or_key_after_every_end(data_dir, caplog):
     assert "2016-06-06" not in logs
     # The receipts are still there for the municipality — without any personal data.
     database = db_mod.connect(data_dir)
-    receipts = json.dumps([signals.receipt(r) for r in database.query("SELECT * FROM signals")])
-    assert "F-closed" in receipts and "Quirijn" not in receipts
+    receipt_text = json.dumps([receipts.receipt(r) for r in database.query("SELECT * FROM signals")])
+    assert "F-closed" in receipt_text and "Quirijn" not in receipt_text
     database.close()
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from server import signals
+from server import receipts, signals
 from server import staff as staff_mod
 from server.clock import iso, parse
 from server.push import deliver as push_deliver
@@ -85,7 +85,7 @@ def test_payload_is_encrypted_generic_and_vapid_signed(app, db, clock, cfg, serv
         assert secret.encode() not in req.body
     # The receipt and the director's monitoring see when the first push went out.
     assert signals.get(db, sid)["notified_at"] == iso(clock.now())
-    assert signals.receipt(signals.get(db, sid))["notified_at"] == iso(clock.now())
+    assert receipts.receipt(signals.get(db, sid))["notified_at"] == iso(clock.now())
 
 
 def test_vapid_sub_uses_the_real_domain(tmp_path):

@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from server import db as db_mod
-from server import signals, vault
-from server.signals import Deadlines
+from server import deadlines, receipts, signals, vault
+from server.deadlines import Deadlines
 
 
 def state(db, sid):
@@ -53,7 +53,7 @@ def test_full_po_path(db, clock, receive, staff):
     with pytest.raises(signals.WrongState):
         signals.teacher_read(db, clock.now(), sid, teacher)  # once only
     row = signals.get(db, sid)
-    assert signals.receipt(row)["status"] == "teacher_informed"
+    assert receipts.receipt(row)["status"] == "teacher_informed"
     assert row["teacher_informed_at"] == "2026-11-23T07:05:00Z"
     signals.record_parent_contact(db, clock.now(), sid, "by_teacher")
     row = signals.get(db, sid)
@@ -84,8 +84,8 @@ def test_told_in_person_and_pupil_declined(db, clock, receive, staff):
     signals.told_in_person(db, clock.now(), a, "self")
     signals.told_in_person(db, clock.now(), b, "pupil_declined")
     ra, rb = signals.get(db, a), signals.get(db, b)
-    assert (ra["state"], signals.public_status(ra)) == ("teacher_read", "teacher_informed")
-    assert (rb["state"], signals.public_status(rb)) == ("teacher_read", "opened")
+    assert (ra["state"], receipts.public_status(ra)) == ("teacher_read", "teacher_informed")
+    assert (rb["state"], receipts.public_status(rb)) == ("teacher_read", "opened")
     assert rb["teacher_informed_at"] is None
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
     with pytest.raises(ValueError):
@@ -97,7 +97,7 @@ def test_return_destroys_everything(db, clock, receive, staff):
     signals.reveal(db, clock.now(), sid, staff())
     signals.return_signal(db, clock.now(), sid)
     row = signals.get(db, sid)
-    assert signals.receipt(row)["status"] == "returned" and row["closed_at"]
+    assert receipts.receipt(row)["status"] == "returned" and row["closed_at"]
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
     with pytest.raises(signals.WrongState):
         signals.assign_teacher(db, clock.now(), sid, 1)
@@ -137,7 +137,7 @@ def test_unopened_expires_exactly_at_seven_days(db, clock, receive):
     clock.advance(seconds=1)
     assert signals.sweep(db, clock.now())["expired_unopened"] == 1
     row = signals.get(db, sid)
-    assert signals.receipt(row)["status"] == "expired" and row["closed_at"] == "2026-11-30T06:00:00Z"
+    assert receipts.receipt(row)["status"] == "expired" and row["closed_at"] == "2026-11-30T06:00:00Z"
     assert db.conn.execute("SELECT count(*) FROM keys.data_keys").fetchone()[0] == 0
     assert signals.sweep(db, clock.now())["expired_unopened"] == 0  # idempotent
 
@@ -150,7 +150,7 @@ def test_unread_note_expires_after_three_days(db, clock, receive, staff):
     assert signals.sweep(db, clock.now())["expired_unread"] == 0
     clock.advance(seconds=1)
     assert signals.sweep(db, clock.now())["expired_unread"] == 1
-    assert signals.receipt(signals.get(db, sid))["status"] == "expired"
+    assert receipts.receipt(signals.get(db, sid))["status"] == "expired"
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
 
 
@@ -316,7 +316,7 @@ def test_unopened_deadline_is_seven_days_in_term_time():
     from datetime import timedelta
     from server.clock import parse
     received = parse("2026-11-23T06:00:00Z")
-    assert signals.unopened_deadline(received, "08:30", [], timedelta(days=7)) == \
+    assert deadlines.unopened_deadline(received, "08:30", [], timedelta(days=7)) == \
         parse("2026-11-30T06:00:00Z")
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from .. import intake, municipalities, signals, stats, submissions
+from .. import intake, municipalities, receipts, signals, stats, submissions
 from ..clock import LOCAL_TZ, iso, local, parse
 from ..openapi import openapi_document
 from ..push.kick import kick
@@ -148,7 +148,7 @@ def post_signal():
     row, created = submissions.submit(get_db(), now(), municipality_id=g.municipality["id"],
                                       payload=parse_json_body(), deadlines=deadlines())
     resp = jsonify({"id": row["id"], "reference": row["reference"],
-                    "status": signals.public_status(row), "received_at": row["received_at"]})
+                    "status": receipts.public_status(row), "received_at": row["received_at"]})
     resp.status_code = 201 if created else 200
     resp.headers["Location"] = url_for("api.get_receipt", reference=row["reference"])
     if created:
@@ -162,10 +162,10 @@ def post_signal():
 def get_receipt(reference: str):
     if not intake.REFERENCE_RE.match(reference):
         return error(404, "no signal with that reference")
-    row = signals.by_reference(get_db(), g.municipality["id"], reference)
+    row = receipts.by_reference(get_db(), g.municipality["id"], reference)
     if row is None:
         return error(404, "no signal with that reference")
-    return jsonify(signals.receipt(row))
+    return jsonify(receipts.receipt(row))
 
 
 RECEIPT_LIST_MAX = 1000
@@ -197,9 +197,10 @@ def list_receipts():
     if since is None:
         return error(422, "invalid query", [{"field": "since", "message":
                                              "must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"}])
-    rows = signals.changed_since(get_db(), g.municipality["id"], since, RECEIPT_LIST_MAX + 1)
+    rows = receipts.changed_since(get_db(), g.municipality["id"], since,
+                                  RECEIPT_LIST_MAX + 1)
     return jsonify({"since": since, "truncated": len(rows) > RECEIPT_LIST_MAX,
-                    "receipts": [signals.receipt(r) for r in rows[:RECEIPT_LIST_MAX]]})
+                    "receipts": [receipts.receipt(r) for r in rows[:RECEIPT_LIST_MAX]]})
 
 
 @bp.get("/stats")

@@ -10,7 +10,7 @@ from flask_limiter import Limiter
 from werkzeug.exceptions import HTTPException
 
 from .. import db as db_mod
-from .. import signals
+from ..deadlines import Deadlines
 from ..tokens import digest
 
 log = logging.getLogger("hwc")
@@ -53,7 +53,7 @@ def now():
 
 def deadlines():
     """The configured deadlines as durations, for the state machine."""
-    return signals.Deadlines.from_config(cfg())
+    return Deadlines.from_config(cfg())
 
 
 def get_db():

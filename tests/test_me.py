@@ -261,7 +261,7 @@ if (opts.push) {
 }
 global.fetch = (url, init) => { calls.fetch.push([url, init && init.headers]);
   return Promise.resolve({ ok: true, json: () => Promise.resolve({ key: "BAAA" }) }); };
-eval(fs.readFileSync(opts.file, "utf8"));
+for (const file of opts.files) { eval(fs.readFileSync(file, "utf8")); }  // as base.html orders them
 const onLoad = {permission: calls.permission, fetch: calls.fetch.length};
 const finish = () => console.log(JSON.stringify({onLoad, calls, card: card.hidden,
   button: button.hidden, status: status.textContent}));
@@ -283,7 +283,8 @@ def run_push_js(tmp_path, **opts) -> dict:
         pytest.skip("node is not installed")
     harness = tmp_path / "harness.js"
     harness.write_text(PUSH_JS_HARNESS)
-    opts = {"file": str(ROOT / "static/js/push.js"), "ua": DESKTOP, "standalone": False,
+    opts = {"files": [str(ROOT / "static/js" / name) for name in ("common.js", "push.js")],
+            "ua": DESKTOP, "standalone": False,
             "push": True, "click": False, "answer": "granted", **opts}
     out = subprocess.run([node, str(harness), json.dumps(opts)], capture_output=True, text=True,
                          timeout=20, check=True)

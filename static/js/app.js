@@ -1,58 +1,56 @@
-/* HwC Inbox: registers the service worker and drives the install hint (templates/pwa/install_hint.html).
- * Loaded with `defer` from base.html; no inline script anywhere (CSP script-src 'self'). */
-(function () {
-  "use strict";
+/* HwC Inbox on every page: registers the service worker, drives the install hint
+ * (templates/pwa/install_hint.html) and keeps view-once pages out of the back/forward cache.
+ * Loaded with `defer` from templates/base.html, after common.js (window.HwC); no inline script
+ * anywhere (CSP script-src 'self'). */
 
+// ---- Service worker -----------------------------------------------------------------------------
+(() => {
+  "use strict";
   if ("serviceWorker" in navigator) {
-    window.addEventListener("load", function () {
+    window.addEventListener("load", () => {
       navigator.serviceWorker.register("/sw.js", {scope: "/", updateViaCache: "none"})
-        .catch(function () { /* the app works without it, only not offline */ });
+        .catch(() => { /* the app works without it, only not offline */ });
     });
   }
+})();
 
-  var hint = document.getElementById("install-hint");
+// ---- Install hint ------------------------------------------------------------------------------
+(() => {
+  "use strict";
+  const hint = document.getElementById("install-hint");
   if (!hint) {
     return;
   }
+  const {isIos, isStandalone} = window.HwC;
   // Only "dismissed for this tab" is remembered, and only in sessionStorage.
-  var DISMISS_KEY = "hwc-install-hint";
-  var deferredPrompt = null;
+  const DISMISS_KEY = "hwc-install-hint";
+  let deferredPrompt = null;
 
-  function isStandalone() {
-    return window.matchMedia("(display-mode: standalone)").matches || navigator.standalone === true;
-  }
-
-  function isIos() {
-    return /iPad|iPhone|iPod/.test(navigator.userAgent)
-      || (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
-  }
-
-  function dismissed() {
+  const dismissed = () => {
     try {
       return window.sessionStorage.getItem(DISMISS_KEY) === "dismissed";
     } catch (err) {
       return false;
     }
-  }
+  };
 
-  function show(variant) {
-    var parts = hint.querySelectorAll("[data-install-variant]");
-    for (var i = 0; i < parts.length; i++) {
-      parts[i].hidden = parts[i].getAttribute("data-install-variant") !== variant;
-    }
+  const show = (variant) => {
+    hint.querySelectorAll("[data-install-variant]").forEach((part) => {
+      part.hidden = part.getAttribute("data-install-variant") !== variant;
+    });
     hint.querySelector("[data-install-action='install']").hidden = variant !== "prompt";
     hint.hidden = false;
-  }
+  };
 
-  function hide() {
+  const hide = () => {
     hint.hidden = true;
-  }
+  };
 
   if (isStandalone() || dismissed()) {
     return;
   }
 
-  window.addEventListener("beforeinstallprompt", function (event) {
+  window.addEventListener("beforeinstallprompt", (event) => {
     event.preventDefault();
     deferredPrompt = event;
     show("prompt");
@@ -63,8 +61,8 @@
     show("ios");
   }
 
-  hint.addEventListener("click", function (event) {
-    var action = event.target.getAttribute("data-install-action");
+  hint.addEventListener("click", (event) => {
+    const action = event.target.getAttribute("data-install-action");
     if (action === "install" && deferredPrompt) {
       deferredPrompt.prompt();
       deferredPrompt.userChoice.then(hide, hide);
@@ -82,18 +80,18 @@
 // A page that shows a child's name (marked data-view-once) is wiped when the person leaves it,
 // and if the browser brings it back from its back/forward cache it is replaced by the list.
 // `Cache-Control: no-store` keeps it out of the HTTP cache; this covers the in-memory one.
-(function () {
+(() => {
   "use strict";
-  var once = document.querySelector("[data-view-once]");
+  const once = document.querySelector("[data-view-once]");
   if (!once) {
     return;
   }
-  window.addEventListener("pagehide", function () {
-    document.querySelectorAll("[data-view-once]").forEach(function (el) {
+  window.addEventListener("pagehide", () => {
+    document.querySelectorAll("[data-view-once]").forEach((el) => {
       el.textContent = "";
     });
   });
-  window.addEventListener("pageshow", function (event) {
+  window.addEventListener("pageshow", (event) => {
     if (event.persisted) {
       window.location.replace(once.getAttribute("data-view-once") || "/");
     }

@@ -21,9 +21,10 @@ from __future__ import annotations
 import re
 import textwrap
 import unicodedata
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .dutch import long_date
 
@@ -133,7 +134,7 @@ class SchoolFacts:
                                            for m in _seq(self.municipalities, "municipalities")))
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> "SchoolFacts":
+    def from_mapping(cls, data: Mapping[str, Any]) -> SchoolFacts:
         """Build from a plain dict (a form, a database row), refusing any key it does not know.
 
         Refusing instead of ignoring is the point: a caller that passes a child's name by mistake
@@ -379,7 +380,7 @@ def _ouders(s: SchoolFacts, d: dict[str, int]) -> dict:
                "zoekt de leerling aan het begin van de schooldag op. Samen bespreken ze wat de "
                "leerling die dag nodig heeft en wie op school het mag weten, bijvoorbeeld de "
                "mentor. De leerling beslist daarover mee: wil de leerling niet dat de mentor "
-               "het hoort, dan vertellen we het niet verder."),
+               "het hoort, dan vertellen we het op school niet verder."),
             _p("We vragen niet door over wat er thuis is gebeurd. Uw kind bepaalt zelf of het "
                "iets vertelt. Steun is vaak heel gewoon: even rust, een toets op een ander "
                "moment, of iemand om mee te praten."),
@@ -440,8 +441,8 @@ def _ouders(s: SchoolFacts, d: dict[str, int]) -> dict:
         Section("Zorgvuldig met het signaal", (
             _p("We gaan heel voorzichtig met het signaal om. We zetten het niet in het "
                "leerlingdossier of het leerlingvolgsysteem en schrijven het nergens op. Het "
-               "signaal komt binnen in een beveiligde app die alleen de ontvangers en hun "
-               "achterwacht kunnen openen, en dan maar één keer. De "
+               "signaal komt binnen in een beveiligde app die alleen onze contactpersonen voor "
+               "Handle with Care en hun vervanger kunnen openen, en dan maar één keer. De "
                f"{s.teacher_word} krijgt een bericht van één regel dat ook maar één keer te "
                "lezen is. Daarna wordt alles vanzelf gewist. Opent niemand het signaal, dan "
                f"wordt het na {d['unopened_expiry_days']} dagen gewist (rond een vakantie iets "

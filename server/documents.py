@@ -595,8 +595,8 @@ def _website(s: SchoolFacts, d: dict[str, int]) -> dict:
             _p(f"{s.name} doet mee aan Handle with Care, samen met de politie, Veilig Thuis en "
                f"{_municipality_phrase(s)}. Heeft een leerling thuis huiselijk geweld of "
                "kindermishandeling meegemaakt en is de politie daarbij geweest, dan willen we "
-               "die leerling de volgende schooldag extra steun kunnen geven. Een kind dat zich "
-               "op zo’n dag gezien en begrepen voelt, komt sneller tot rust."),
+               "die leerling de volgende schooldag extra steun kunnen geven. Een kind dat merkt "
+               "dat iemand op school er die dag voor hem of haar is, komt sneller tot rust."),
             _p("Daarvoor krijgt de school een Handle with Care-signaal: de politie meldt het aan "
                "Veilig Thuis, Veilig Thuis geeft het door aan leerplicht van de gemeente, en de "
                "gemeente stuurt het naar de school van het kind. Het signaal bevat alleen de "

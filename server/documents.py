@@ -1,0 +1,892 @@
+"""The documents a school needs before it can receive Handle with Care signals.
+
+A school that joins Handle with Care must tell parents and pupils (a letter each), put a text on
+its website or in its schoolgids, write down its internal work process and ask its (G)MR to agree.
+The regional handbook gives model texts, but they describe a shared mailbox that HwC Inbox
+replaces and leave the school to fill in its own people and times. Here those documents are built
+from the few facts the director has already entered, so what parents read matches what the app
+does.
+
+The module is pure on purpose: no Flask, no database. It takes a `SchoolFacts` and returns
+`Document`s, plain data that a Jinja template turns into a printable page and `render_text` into a
+downloadable .txt. Both renderings come from the same data, so the two can never say different
+things.
+
+A `SchoolFacts` has no field for a child, and `SchoolFacts.from_mapping` refuses any key it does
+not know: these documents are written before any signal exists and must never be able to carry
+one.
+"""
+from __future__ import annotations
+
+import re
+import textwrap
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any
+
+from .dutch import long_date
+
+#: Roles a person can have in these documents, with the Dutch word used in them.
+ROLES = {"receiver": "ontvanger", "backup": "achterwacht"}
+
+#: The school's deadlines as the documents describe them. They are the defaults of
+#: `server.config.DEADLINE_BOUNDS`; a test keeps the two equal, so a letter never promises a
+#: shorter life for a name than the software gives it. Pass `deadlines=` to describe an instance
+#: that runs with other settings.
+DEFAULT_DEADLINES: dict[str, int] = {
+    "unopened_expiry_days": 7,
+    "note_unread_expiry_days": 3,
+    "case_autoclose_days": 14,
+    "receipt_purge_days": 30,
+    "handover_minutes": 30,
+}
+
+#: Public numbers only (the seeds' rule): no person's number ever goes in a document.
+VEILIG_THUIS = "0800-2000"
+KINDERTELEFOON = "0800-0432"
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_NAME_MAX = 200
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of document: its URL slug, its Dutch title and who it is for."""
+    slug: str
+    title: str
+    audience: str
+    file_stem: str
+
+
+#: Every kind, in the order a director works through them.
+KINDS: tuple[Kind, ...] = (
+    Kind("ouders", "Brief aan ouders en verzorgers", "ouders en verzorgers", "brief-ouders"),
+    Kind("leerlingen", "Brief voor leerlingen", "leerlingen", "brief-leerlingen"),
+    Kind("website", "Tekst voor website en schoolgids", "website en schoolgids",
+         "tekst-website-schoolgids"),
+    Kind("werkproces", "Werkproces Handle with Care", "intern", "werkproces"),
+    Kind("privacy", "Privacy bij Handle with Care: samenvatting voor de (G)MR", "(G)MR",
+         "privacy-gmr"),
+)
+_BY_SLUG = {k.slug: k for k in KINDS}
+
+
+def kinds() -> list[tuple[str, str]]:
+    """(slug, Dutch title) of every document, for a list of links or a checklist."""
+    return [(k.slug, k.title) for k in KINDS]
+
+
+def template_for(slug: str) -> str:
+    """The Jinja template that renders a kind; one per kind so each can have its own shape."""
+    _kind(slug)
+    return f"documents/{slug}.html"
+
+
+# --- the input -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A member of staff who may open signals: a receiver (ontvanger) or a backup (achterwacht)."""
+    name: str
+    role: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "name", _clean_name(self.name, "receivers"))
+        if self.role not in ROLES:
+            raise ValueError(f"receivers: role must be one of {sorted(ROLES)}, not {self.role!r}")
+
+
+@dataclass(frozen=True)
+class SchoolFacts:
+    """What the documents need to know about a school, and nothing about any child.
+
+    `type` is 'po' (primary: the intern begeleider receives, the teacher is told) or 'vo'
+    (secondary: the zorgcoördinator receives and talks with the pupil first). Times are local
+    'HH:MM'. `receivers` holds receivers and backups together, each a `Contact`, a
+    (name, role) pair or a mapping with 'name' (or 'display_name') and 'role'.
+    """
+    name: str
+    type: str
+    place: str = ""
+    start_time: str = "08:30"
+    escalation_time: str = "08:00"
+    receivers: tuple[Contact, ...] = ()
+    directors: tuple[str, ...] = ()
+    municipalities: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "name", _clean_name(self.name, "name"))
+        if self.type not in ("po", "vo"):
+            raise ValueError(f"type must be 'po' or 'vo', not {self.type!r}")
+        set_(self, "place", _clean_name(self.place, "place", allow_empty=True))
+        for key in ("start_time", "escalation_time"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not _HHMM.match(value):
+                raise ValueError(f"{key} must be 'HH:MM', not {value!r}")
+        set_(self, "receivers", tuple(_contact(c) for c in _seq(self.receivers, "receivers")))
+        set_(self, "directors",
+             tuple(_clean_name(d, "directors") for d in _seq(self.directors, "directors")))
+        set_(self, "municipalities", tuple(_clean_name(m, "municipalities")
+                                           for m in _seq(self.municipalities, "municipalities")))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> SchoolFacts:
+        """Build from a plain dict (a form, a database row), refusing any key it does not know.
+
+        Refusing instead of ignoring is the point: a caller that passes a child's name by mistake
+        hears about it here, before the name can end up in a printed letter.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+        return cls(**dict(data))
+
+    # Words that differ between primary and secondary schools, in one place.
+
+    @property
+    def is_vo(self) -> bool:
+        return self.type == "vo"
+
+    @property
+    def receiver_title(self) -> str:
+        """The usual job of the receiver: the handbook's intern begeleider / zorgcoördinator."""
+        return "zorgcoördinator" if self.is_vo else "intern begeleider"
+
+    @property
+    def teacher_word(self) -> str:
+        return "mentor" if self.is_vo else "leerkracht"
+
+    @property
+    def receiver_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.receivers if c.role == "receiver")
+
+    @property
+    def backup_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.receivers if c.role == "backup")
+
+
+def _clean_name(value: Any, what: str, *, allow_empty: bool = False) -> str:
+    """A single line of at most 200 characters: it is printed in a letter heading or greeting."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: expected text, not {type(value).__name__}")
+    value = " ".join(value.split())
+    if not value and not allow_empty:
+        raise ValueError(f"{what}: may not be empty")
+    if len(value) > _NAME_MAX:
+        raise ValueError(f"{what}: at most {_NAME_MAX} characters")
+    return value
+
+
+def _seq(value: Any, what: str) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)):
+        return (value,) if what != "receivers" else _fail(f"{what}: expected a list")
+    if isinstance(value, Mapping):
+        _fail(f"{what}: expected a list, not a mapping")
+    return tuple(value)
+
+
+def _fail(message: str):
+    raise ValueError(message)
+
+
+def _contact(value: Any) -> Contact:
+    if isinstance(value, Contact):
+        return value
+    if isinstance(value, Mapping):
+        extra = set(value) - {"name", "display_name", "role"}
+        if extra:
+            raise ValueError(f"receivers: unknown field(s): {', '.join(sorted(extra))}")
+        return Contact(value.get("name", value.get("display_name", "")), value.get("role", ""))
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return Contact(value[0], value[1])
+    raise ValueError("receivers: each entry is a Contact, a (name, role) pair or a mapping")
+
+
+# --- the output ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of running text: a paragraph ('p'), a bullet list ('ul'), numbered steps ('ol')
+    or label/value pairs ('dl'). `lead` is a few words printed bold before a paragraph or step."""
+    kind: str
+    text: str = ""
+    items: tuple = ()
+    lead: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A finished document: everything a template or the text renderer prints, nothing more."""
+    slug: str
+    title: str
+    filename: str
+    heading: str
+    sections: tuple[Section, ...]
+    letterhead: str = ""
+    audience: str = ""
+    dateline: str = ""
+    subject: str = ""
+    greeting: str = ""
+    closing: str = ""
+    signature: tuple[str, ...] = ()
+    notice: str = ""
+    footer: str = ""
+
+    @property
+    def is_letter(self) -> bool:
+        return bool(self.greeting)
+
+
+def _p(text: str, lead: str = "") -> Block:
+    return Block("p", text=text, lead=lead)
+
+
+def _ul(*items: str) -> Block:
+    return Block("ul", items=tuple(items))
+
+
+def _ol(*items: tuple[str, str] | str) -> Block:
+    """Numbered steps; an item may be (lead, text) so the step's name stands out."""
+    return Block("ol", items=tuple(i if isinstance(i, tuple) else ("", i) for i in items))
+
+
+def _dl(*pairs: tuple[str, str]) -> Block:
+    return Block("dl", items=tuple(pairs))
+
+
+def _join(names: Iterable[str], last: str = "en") -> str:
+    """'A', 'A en B', 'A, B en C' — the way a Dutch sentence lists people."""
+    names = list(names)
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
+def _slugify(text: str) -> str:
+    ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-") or "school"
+
+
+def _kind(slug: str) -> Kind:
+    try:
+        return _BY_SLUG[slug]
+    except KeyError:
+        raise ValueError(f"unknown document kind {slug!r}") from None
+
+
+def _deadlines(overrides: Mapping[str, int] | None) -> dict[str, int]:
+    merged = dict(DEFAULT_DEADLINES)
+    for key, value in (overrides or {}).items():
+        if key not in merged:
+            raise ValueError(f"unknown deadline {key!r}")
+        merged[key] = int(value)
+    return merged
+
+
+def _municipality_phrase(s: SchoolFacts, *, chain: bool = False) -> str:
+    """The municipalities that may send, for a sentence.
+
+    In the chain (`chain=True`) only one municipality acts for a given child: the one where the
+    child lives, so several names are offered as a choice; otherwise they are listed as partners.
+    """
+    names = s.municipalities
+    if not names:
+        return "de gemeente"
+    if len(names) == 1:
+        return f"de gemeente {names[0]}"
+    if chain:
+        return f"de gemeente waar het kind woont ({_join(names, 'of')})"
+    return f"de gemeenten {_join(names)}"
+
+
+def _receivers_phrase(s: SchoolFacts) -> str:
+    """Who opens signals here: named where the director has named them, else by usual job.
+
+    Named people are called 'contactpersoon' and not by job title: on a small school the
+    receiver may be the director, and a letter must not call them the intern begeleider.
+    """
+    names = s.receiver_names
+    if not names:
+        return f"de {s.receiver_title}"
+    noun = "onze contactpersoon" if len(names) == 1 else "onze contactpersonen"
+    return f"{_join(names)}, {noun} voor Handle with Care"
+
+
+def _contact_people(s: SchoolFacts) -> str:
+    """The people parents and pupils may ask: the receivers, else the school's director(s)."""
+    if s.receiver_names:
+        return _join(s.receiver_names, "of")
+    if s.directors:
+        return _join(s.directors, "of")
+    return f"de {s.receiver_title}"
+
+
+def _dateline(s: SchoolFacts, on: date | None) -> str:
+    if on is None:
+        return s.place
+    day = long_date(on.isoformat())
+    return f"{s.place}, {day}" if s.place else day
+
+
+def _signature(s: SchoolFacts) -> tuple[str, ...]:
+    if s.directors:
+        role = "directeur" if len(s.directors) == 1 else "directie"
+        return (_join(s.directors), f"{role} {s.name}")
+    return (f"Het team van {s.name}",)
+
+
+def gaps(facts: SchoolFacts) -> list[str]:
+    """What the school still has to arrange before the work process holds, in Dutch.
+
+    The documents are printable before the set-up is finished (a director may want the GMR to see
+    them early); the work process then says plainly what is missing instead of naming nobody.
+    """
+    out = []
+    if not facts.receiver_names:
+        out.append(f"Wijs een ontvanger aan (meestal de {facts.receiver_title}).")
+    if not facts.backup_names:
+        out.append("Wijs een achterwacht aan voor als de ontvanger er niet is.")
+    if facts.escalation_time >= facts.start_time:
+        out.append(f"Zet het tijdstip voor de achterwacht ({facts.escalation_time}) vóór het "
+                   f"begin van de school ({facts.start_time}), zodat het signaal op tijd bij "
+                   f"de {facts.teacher_word} is.")
+    if not facts.directors:
+        out.append("Vul de naam van de directeur in.")
+    return out
+
+
+# --- the documents -------------------------------------------------------------------------
+
+
+def _ouders(s: SchoolFacts, d: dict[str, int]) -> dict:
+    """Letter to parents (handbook ch. 7, 13, 14): what HwC is, what school learns and does."""
+    if s.is_vo:
+        at_school = Section("Wat wij op school doen", (
+            _p(f"Het signaal komt bij ons binnen bij {_receivers_phrase(s)}. De zorgcoördinator "
+               "zoekt de leerling aan het begin van de schooldag op. Samen bespreken ze wat de "
+               "leerling die dag nodig heeft en wie op school het mag weten, bijvoorbeeld de "
+               "mentor. De leerling beslist daarover mee: wil de leerling niet dat de mentor "
+               "het hoort, dan vertellen we het op school niet verder."),
+            _p("We vragen niet door over wat er thuis is gebeurd. Uw kind bepaalt zelf of het "
+               "iets vertelt. Steun is vaak heel gewoon: even rust, een toets op een ander "
+               "moment, of iemand om mee te praten."),
+        ))
+        contact = _p("Na het gesprek met de leerling neemt de zorgcoördinator contact met u op, "
+                     "als dat veilig kan. Niet om te vragen wat er is gebeurd, en zeker niet om "
+                     "te oordelen, maar om te vertellen dat we een signaal hebben gekregen en "
+                     "hoe we uw kind steunen.")
+        first_talk = "de zorgcoördinator"
+    else:
+        at_school = Section("Wat wij op school doen", (
+            _p(f"Het signaal komt bij ons binnen bij {_receivers_phrase(s)}. Daarna hoort "
+               "alleen de groepsleerkracht van uw kind het, verder niemand."),
+            _p("De leerkracht let die dag extra op uw kind en is er als uw kind iets kwijt wil. "
+               "We vragen uw kind niet uit over wat er thuis is gebeurd: uw kind bepaalt zelf "
+               "of het iets vertelt. Steun is vaak heel gewoon: een rustig plekje in de klas, "
+               "een toets een dag later, wat meer tijd en aandacht."),
+        ))
+        contact = _p("Als het veilig kan, neemt de leerkracht daarna contact met u op. Niet om "
+                     "te vragen wat er is gebeurd, en zeker niet om te oordelen, maar om te "
+                     "vertellen dat we een signaal hebben gekregen en hoe we uw kind steunen.")
+        first_talk = "de leerkracht"
+    sections = (
+        Section("", (
+            _p(f"{s.name} doet mee aan Handle with Care. Daarmee willen we een kind dat thuis "
+               "huiselijk geweld of kindermishandeling heeft meegemaakt, en waarbij de politie "
+               "is gekomen, de eerstvolgende schooldag opvangen en steunen. In deze brief "
+               "leest u hoe dat werkt en wat de school wel en niet te weten komt."),
+            _p("Een kind dat zoiets meemaakt, neemt die spanning mee naar school. Meestal weet "
+               "niemand op school ervan, en dan krijgt het kind ook geen extra aandacht. Juist "
+               "op die dag kan wat rust, aandacht en begrip veel verschil maken: een kind dat "
+               "zich gezien voelt, komt sneller tot rust en kan weer aan leren toekomen."),
+        )),
+        Section("Hoe het signaal bij school komt", (
+            _ol("De politie komt bij een gezin met kinderen vanwege huiselijk geweld of "
+                "kindermishandeling. Als de situatie het toelaat, vertellen de agenten de "
+                "ouders dat er een melding naar Veilig Thuis gaat en dat de school een signaal "
+                "kan krijgen.",
+                "De politie meldt het aan Veilig Thuis en geeft daarbij door welke kinderen "
+                "erbij betrokken waren.",
+                f"Veilig Thuis geeft een Handle with Care-signaal door aan leerplicht van "
+                f"{_municipality_phrase(s, chain=True)}.",
+                "De gemeente weet op welke school het kind staat ingeschreven en stuurt het "
+                "signaal naar die school, zo mogelijk vóór het begin van de volgende schooldag."),
+            _p("In het signaal staan alleen de naam en de geboortedatum van het kind en het "
+               "codewoord ‘Handle with Care’."),
+            _p("wat er is gebeurd, waar, of wie erbij waren. Dat hoeven we ook niet te weten om "
+               "een kind te kunnen steunen.", lead="De school hoort niet"),
+        )),
+        at_school,
+        Section("Contact met u", (
+            contact,
+            _p("Zo komt uw kind niet tussen school en thuis in te staan. Soms is contact op dat "
+               "moment niet verstandig, bijvoorbeeld voor de veiligheid van uw kind; dan "
+               "wachten we daarmee. Weet u zelf dat de politie bij u thuis is geweest, dan mag "
+               f"u natuurlijk ook zelf contact opnemen met {first_talk}."),
+        )),
+        Section("Zorgvuldig met het signaal", (
+            _p("We gaan heel voorzichtig met het signaal om. We zetten het niet in het "
+               "leerlingdossier of het leerlingvolgsysteem en schrijven het nergens op. Het "
+               "signaal komt binnen in een beveiligde app die alleen onze contactpersonen voor "
+               "Handle with Care en hun vervanger kunnen openen, en dan maar één keer. De "
+               f"{s.teacher_word} krijgt een bericht van één regel dat ook maar één keer te "
+               "lezen is. Daarna wordt alles vanzelf gewist. Opent niemand het signaal, dan "
+               f"wordt het na {d['unopened_expiry_days']} dagen gewist (rond een vakantie iets "
+               "later)."),
+            _p("Van een afgerond signaal blijft niets over dat naar uw kind te herleiden is: "
+               "alleen een telling per maand, zonder namen."),
+            _p("Handle with Care komt naast wat de school altijd al doet. Maken wij ons zelf "
+               "zorgen over een kind, dan volgen we, zoals elke school, de meldcode huiselijk "
+               "geweld en kindermishandeling."),
+        )),
+        Section("Uw rechten", (
+            _ul("U mag ons altijd vragen hoe we met Handle with Care werken.",
+                "Handle with Care laat niets achter in het dossier van uw kind. Wilt u het "
+                "dossier van uw kind op school inzien, dan kunt u dat bij ons opvragen. Uw "
+                "dossier bij Veilig Thuis vraagt u op bij Veilig Thuis zelf.",
+                "Bent u het niet eens met hoe we met een signaal zijn omgegaan, bespreek het "
+                f"dan eerst met {first_talk}. Komt u er samen niet uit, dan kunt u een gesprek "
+                "vragen met de directeur. Helpt ook dat niet, dan kunt u een klacht indienen "
+                "volgens de klachtenregeling in onze schoolgids."),
+        )),
+        Section("Vragen?", (
+            _p(f"Wilt u meer weten, neem dan gerust contact op met {_contact_people(s)}."
+               + (f" U kunt ook terecht bij de directie: {_join(s.directors)}."
+                  if s.receiver_names and s.directors else "")),
+            _p("Maakt u zich zorgen over huiselijk geweld of kindermishandeling, bij uzelf of "
+               "bij iemand anders? Bij Veilig Thuis kunt u dag en nacht gratis terecht voor "
+               f"advies: {VEILIG_THUIS}."),
+        )),
+    )
+    return dict(heading="Handle with Care", sections=sections,
+                audience=f"Aan de ouders en verzorgers van de leerlingen van {s.name}",
+                subject=f"Handle with Care op {s.name}",
+                greeting="Beste ouders en verzorgers,", closing="Met vriendelijke groet,",
+                signature=_signature(s))
+
+
+def _leerlingen(s: SchoolFacts, d: dict[str, int]) -> dict:
+    """Letter for pupils (handbook ch. 8): the same facts in words a pupil of that age reads."""
+    who = _contact_people(s)
+    mentor_or = _join(("je mentor",) + (s.receiver_names or ("de zorgcoördinator",)), "of")
+    if s.is_vo:
+        sections = (
+            Section("", (
+                _p(f"Op {s.name} willen we dat je je veilig voelt, op school en thuis. Bij "
+                   "sommige leerlingen is het thuis niet veilig. Er wordt geschreeuwd, gedreigd "
+                   "of geslagen, tussen ouders of tegen kinderen. Dat heet huiselijk geweld. "
+                   "Soms komt de politie daarvoor langs. Wat er ook gebeurt: het is nooit jouw "
+                   "schuld."),
+                _p("Na zo’n avond of nacht ga je de volgende dag gewoon naar school, terwijl je "
+                   "hoofd er misschien helemaal niet bij is. Daarom doet onze school mee aan "
+                   "Handle with Care: zodat je op school wat extra steun krijgt als je die nodig "
+                   "hebt."),
+            )),
+            Section("Hoe werkt het?", (
+                _p("Is de politie bij jou thuis geweest vanwege huiselijk geweld, dan geeft "
+                   "Veilig Thuis dat door aan de gemeente, en de gemeente aan onze school. Wij "
+                   "krijgen dan alleen je naam, je geboortedatum en het codewoord Handle with "
+                   "Care. Wat er is gebeurd, horen we niet."),
+            )),
+            Section("Wat gebeurt er op school?", (
+                _p(f"Het bericht komt binnen bij {_receivers_phrase(s)}. De zorgcoördinator "
+                   "zoekt je aan het begin van de schooldag op voor een kort gesprek. Je hoeft niet te vertellen "
+                   "wat er is gebeurd. Samen bespreken jullie wat je die dag nodig hebt en wie "
+                   "op school het mag weten, bijvoorbeeld je mentor. Jij beslist mee. Wil je "
+                   "niet dat je mentor het weet, dan blijft het bij de zorgcoördinator."),
+                _p("Steun kan bijvoorbeeld zijn:"),
+                _ul("even een rustige plek als het in de les te veel wordt;",
+                    "een toets of inleverdatum die een paar dagen opschuift;",
+                    "iemand bij wie je terechtkunt als je wilt praten."),
+                _p("Na het gesprek met jou laat de zorgcoördinator je ouders of verzorgers "
+                   "weten dat de school je steunt, als dat veilig kan. Vind je dat spannend, "
+                   "zeg het dan in het gesprek; dan denken we met je mee."),
+            )),
+            Section("Wat gebeurt er met het bericht?", (
+                _p("Je medeleerlingen horen er niets van. We schrijven het niet op en zetten het "
+                   "niet in je dossier. Het bericht staat in een beveiligde app en wordt gewist "
+                   "zodra het gelezen is."),
+            )),
+            Section("Zelf praten", (
+                _p("Ook als de politie niet is geweest, kun je altijd bij "
+                   f"{mentor_or} terecht als het thuis niet goed gaat. Liever anoniem praten? Dat kan "
+                   f"bij de Kindertelefoon ({KINDERTELEFOON}, gratis, ook via de chat) of bij "
+                   f"Veilig Thuis ({VEILIG_THUIS})."),
+                _p(f"Heb je vragen over deze brief? Stel ze aan {mentor_or}."),
+            )),
+        )
+        greeting, closing = "Beste leerling,", "Met vriendelijke groet,"
+    else:
+        who_opens = _join(s.receiver_names) or "de intern begeleider"
+        sections = (
+            Section("", (
+                _p("Op onze school willen we dat iedereen zich veilig voelt: hier op school, "
+                   "maar ook thuis. Bij sommige kinderen gaat het thuis niet goed. Er wordt "
+                   "bijvoorbeeld hard ruzie gemaakt of geschreeuwd, er wordt geslagen of er gaan "
+                   "dingen kapot. Dat noemen we huiselijk geweld. Het is nooit de schuld van een "
+                   "kind."),
+                _p("Soms wordt de politie erbij gehaald. Dat is heel spannend, en de volgende "
+                   "dag kun je er nog vol van zitten. Daarom doen wij mee met Handle with Care. "
+                   "Dat is Engels en betekent zoiets als: ‘ga er voorzichtig mee om’."),
+            )),
+            Section("Hoe werkt het?", (
+                _p("Is de politie bij jou thuis geweest, dan krijgt de school een kort berichtje "
+                   "van de gemeente. Daarin staan alleen jouw naam, je geboortedatum en de "
+                   "woorden Handle with Care. Wat er is gebeurd, staat er niet in."),
+                _p(f"Het berichtje komt op school bij {who_opens}. Daarna hoort alleen jouw juf of meester het, verder niemand. "
+                   "Je klasgenoten weten het dus niet."),
+            )),
+            Section("Wat doet je juf of meester?", (
+                _p("Je juf of meester weet dan dat je misschien een moeilijke dag hebt, en let "
+                   "extra goed op je. Je hoeft niets te vertellen. Wil je wel praten, dan luistert "
+                   "je juf of meester naar je."),
+                _p("Misschien wil je even op een rustig plekje zitten, of maak je een toets liever "
+                   "een andere dag. Dat mag je zeggen."),
+                _p("Je ouders weten dat de school zo’n berichtje kan krijgen. Vaak praat je juf "
+                   "of meester er ook even met hen over."),
+            )),
+            Section("Het berichtje verdwijnt", (
+                _p("We gaan heel voorzichtig met het berichtje om. We schrijven het nergens op, "
+                   "en als het gelezen is, wordt het gewist."),
+            )),
+            Section("Wil je praten?", (
+                _p("Gebeuren er thuis nare dingen, ook als de politie niet is geweest? Je mag het "
+                   f"altijd vertellen aan je juf of meester, of aan {who}. Je kunt ook gratis "
+                   f"bellen of chatten met de Kindertelefoon: {KINDERTELEFOON}."),
+                _p("Heb je nog vragen over deze brief? Vraag het aan je juf of meester."),
+            )),
+        )
+        greeting, closing = "Hallo allemaal,", "Groetjes,"
+    signer = (_join(s.receiver_names + s.directors),) if (s.receiver_names or s.directors) \
+        else ()
+    return dict(heading="Handle with Care", sections=sections,
+                audience=f"Voor de leerlingen van {s.name}", greeting=greeting,
+                closing=closing, signature=signer + (f"{s.name}",))
+
+
+def _website(s: SchoolFacts, d: dict[str, int]) -> dict:
+    """Text for the website or schoolgids (handbook ch. 9), written as the school's 'we'."""
+    if s.is_vo:
+        what = (f"Het signaal komt binnen bij {_receivers_phrase(s)}. De zorgcoördinator "
+                "zoekt de leerling aan het begin van de schooldag op. Samen bespreken ze wat de leerling nodig heeft "
+                "en wie op school het mag weten, bijvoorbeeld de mentor; de leerling beslist "
+                "daarover mee. Na dat gesprek neemt de zorgcoördinator contact op met de ouders, "
+                "als dat veilig kan.")
+    else:
+        what = (f"Het signaal komt binnen bij {_receivers_phrase(s)}, die het alleen doorgeeft "
+                "aan de groepsleerkracht van het kind. De leerkracht neemt contact op met de "
+                "ouders om te vertellen dat de school het kind steunt, als dat veilig kan.")
+    sections = (
+        Section("", (
+            _p(f"{s.name} doet mee aan Handle with Care, samen met de politie, Veilig Thuis en "
+               f"{_municipality_phrase(s)}. Heeft een leerling thuis huiselijk geweld of "
+               "kindermishandeling meegemaakt en is de politie daarbij geweest, dan willen we "
+               "die leerling de volgende schooldag extra steun kunnen geven. Een kind dat merkt "
+               "dat iemand op school er die dag voor hem of haar is, komt sneller tot rust."),
+            _p("Daarvoor krijgt de school een Handle with Care-signaal: de politie meldt het aan "
+               "Veilig Thuis, Veilig Thuis geeft het door aan leerplicht van de gemeente, en de "
+               "gemeente stuurt het naar de school van het kind. Het signaal bevat alleen de "
+               "naam en de geboortedatum van de leerling en het codewoord ‘Handle with Care’. "
+               "Wat er is gebeurd, horen we niet."),
+            _p(what),
+            _p("We vragen de leerling niet uit. Steun is vaak eenvoudig: aandacht, een rustige "
+               "plek, een toets op een ander moment, iemand die luistert als de leerling dat "
+               "wil."),
+            _p("We gaan zorgvuldig met het signaal om. We delen het alleen met wie het moet "
+               "weten, zetten het niet in een dossier of leerlingvolgsysteem, en het wordt na "
+               "gebruik vanzelf gewist. Achteraf is het nergens terug te vinden."),
+            _p("Ouders en leerlingen hebben over Handle with Care een brief gekregen. Hebt u "
+               f"vragen, neem dan contact op met {_contact_people(s)}. Bent u het niet eens met "
+               "hoe we met een signaal zijn omgegaan, dan gaan we graag met u in gesprek; u "
+               "kunt ook gebruikmaken van onze klachtenregeling."),
+        )),
+    )
+    return dict(heading="Handle with Care", sections=sections)
+
+
+def _werkproces(s: SchoolFacts, d: dict[str, int]) -> dict:
+    """The internal work process on one page (handbook ch. 2 and 12), as HwC Inbox runs it."""
+    nobody = "nog niet aangewezen"
+    backups = _join(s.backup_names) or nobody
+    people = [
+        ("Ontvanger" + ("s" if len(s.receiver_names) > 1 else ""),
+         _join(s.receiver_names) or nobody),
+        ("Achterwacht", backups),
+    ]
+    if s.directors:
+        people.append(("Directie", _join(s.directors)))
+    people += [
+        ("Begin van de school", s.start_time),
+        ("Achterwacht krijgt bericht", f"om {s.escalation_time} als het signaal dan nog niet "
+                                       "geopend is"),
+        ("Signalen komen van", f"leerplicht van {_municipality_phrase(s)}"),
+        ("Wie het daarna hoort",
+         "alleen wie de leerling goedvindt, meestal de mentor" if s.is_vo
+         else "alleen de groepsleerkracht van het kind"),
+    ]
+    steps = [
+        ("Signaal binnen.", "De gemeente stuurt het signaal naar HwC Inbox; er is geen aparte "
+         "mailbox meer. De ontvangers krijgen een pushbericht zonder naam. ’s\u00a0Avonds, in het "
+         "weekend en in vakanties wacht dat bericht tot de volgende schoolochtend."),
+        (f"Kijken vóór {s.start_time}.", "Open de app elke schoolochtend vóór schooltijd. Na een "
+         "passkey-controle zie je naam en geboortedatum één keer. Schrijf ze niet op en maak "
+         "geen schermafbeelding."),
+        (f"Achterwacht om {s.escalation_time}.", f"Is het signaal dan nog niet geopend, dan "
+         f"krijgt de achterwacht ({backups}) een pushbericht en mag die het openen. Komt een "
+         "signaal onder schooltijd binnen, dan volgt de achterwacht kort daarna. Ben je "
+         "afwezig, zet dat dan in de app bij ‘Mijn instellingen’: nieuwe signalen gaan dan "
+         "meteen naar de achterwacht."),
+    ]
+    if s.is_vo:
+        steps += [
+            ("Eerst de leerling.", "Zoek de leerling aan het begin van de dag op. Spreek samen af "
+             "wat de leerling nodig heeft en wie het mag weten. Vraag niet door over wat er is "
+             "gebeurd."),
+            ("Mentor of niet.", "Mag de mentor het weten: kies de mentor in de app (die leest één "
+             "keer één regel) of vertel het zelf en vink dat af. Wil de leerling het niet, kies "
+             "dan ‘De leerling wil niet dat de mentor het weet’. Kies binnen "
+             f"{d['handover_minutes']} minuten na het openen; daarna maakt de app geen bericht "
+             "meer en vertel je het de mentor zelf."),
+            ("Steun.", "De mentor (of wie de leerling koos) is er voor de leerling: kijken hoe het "
+             "gaat, rust geven, een toets verzetten, luisteren als de leerling wil. Tips staan "
+             "in de app."),
+            ("Ouders.", "Na het gesprek met de leerling neemt de zorgcoördinator contact op met "
+             "de ouders, als dat veilig kan: we hebben een signaal gekregen en zo steunen we "
+             "uw kind. Niet oordelen, niet vragen wat er is gebeurd. Noteer daarna in de app "
+             "hoe het ging; dan sluit het signaal."),
+        ]
+    else:
+        steps += [
+            ("Leerkracht inlichten.", "Kies in de app de groepsleerkracht: die krijgt een "
+             "pushbericht en leest één keer één regel met de naam. Of vertel het zelf en vink dat "
+             f"af in de app. Kies binnen {d['handover_minutes']} minuten na het openen; daarna "
+             "maakt de app geen bericht meer en vertel je het zelf. Alleen de leerkracht hoort "
+             "het: geen collega’s, geen dossier of leerlingvolgsysteem."),
+            ("Steun.", "De leerkracht kijkt hoe het kind binnenkomt, vraagt niet wat er is "
+             "gebeurd en laat het kind bepalen. Een rustig plekje, een toets later, een kind dat "
+             "te laat komt niet aanspreken. Tips staan in de app."),
+            ("Ouders.", "De leerkracht neemt contact op met de ouders als dat veilig kan: we "
+             "hebben een signaal gekregen en zo steunen we uw kind. Niet oordelen, niet vragen "
+             "wat er is gebeurd. De ontvanger noteert daarna in de app hoe het ging; dan sluit "
+             "het signaal."),
+        ]
+    sections = [
+        Section("Wie en wanneer", (_dl(*people),)),
+        Section("Als er een signaal is", (_ol(*steps),)),
+        Section("Verder", (
+            _ul("Niet onze leerling? Kies ‘Niet onze leerling’. Het signaal wordt gewist en de "
+                "gemeente ziet dat het is teruggestuurd. Meld het als mogelijk datalek volgens "
+                "de procedure van het bestuur, ook bij twijfel.",
+                "Neem over het kind geen contact op met de gemeente; die geeft alleen het "
+                f"signaal door. Advies nodig? Bel Veilig Thuis: {VEILIG_THUIS}.",
+                "Eigen zorgen, of vertelt het kind meer? Volg de meldcode huiselijk geweld en "
+                "kindermishandeling.",
+                f"Opent niemand het signaal, dan vervalt het na {d['unopened_expiry_days']} dagen "
+                "en ziet de gemeente ‘verlopen’. Na afloop blijft alleen een telling zonder naam "
+                "over.",
+                "Telefoon kwijt of nieuw? De directeur trekt de oude passkey in en stuurt een "
+                "nieuwe uitnodiging."),
+        )),
+    ]
+    missing = gaps(s)
+    if missing:
+        sections.insert(0, Section("Nog te regelen", (_ul(*missing),)))
+    return dict(heading="Werkproces Handle with Care", sections=tuple(sections),
+                audience="Voor intern gebruik: ontvangers, achterwacht en directie")
+
+
+def _privacy(s: SchoolFacts, d: dict[str, int]) -> dict:
+    """Privacy summary for the (G)MR, from docs/privacy.md, in words a parent member reads."""
+    receivers = _join(s.receiver_names) or f"de {s.receiver_title}"
+    backups = _join(s.backup_names) or "de achterwacht"
+    teacher = s.teacher_word
+    sections = (
+        Section("", (
+            _p(f"{s.name} doet mee aan Handle with Care. De (G)MR stemt in met de manier waarop "
+               "we dat doen. Dit stuk vat samen welke gegevens daarbij gebruikt worden, wie ze "
+               "ziet, hoe lang ze bestaan en hoe ze verdwijnen. In plaats van een beveiligde "
+               "mailbox gebruiken we de app HwC Inbox. De volledige beschrijving is op te vragen "
+               "bij " + (_join(s.directors) if s.directors else "de directie") + "."),
+        )),
+        Section("Welke gegevens", (
+            _ul("Van het kind: alleen de naam en de geboortedatum, en voor welke school het "
+                "signaal is. Niet wat er is gebeurd, geen adres, geen BSN, geen toelichting. "
+                "Stuurt de gemeente meer mee, dan weigert de app het hele bericht en bewaart er "
+                "niets van.",
+                "Van de gemeente: een eigen kenmerk, zodat zij kan nagaan of het signaal is "
+                "aangekomen. We spreken af dat dit een zaaknummer is, geen naam of BSN.",
+                "Tijdstippen (ontvangen, geopend, leerkracht ingelicht, afgesloten), zonder "
+                "naam."),
+        )),
+        Section("Wie ziet wat", (
+            _ul(f"Ontvanger{'s' if len(s.receiver_names) > 1 else ''} ({receivers}) en "
+                f"achterwacht ({backups}): naam en geboortedatum, "
+                "één keer, na inloggen met een passkey op de eigen telefoon. De achterwacht "
+                "alleen als de ontvangers afwezig zijn of als het signaal om "
+                f"{s.escalation_time} nog niet geopend is.",
+                f"De {teacher}: één regel met naam en geboortedatum, één keer, alleen als de "
+                "ontvanger die kiest" + (" en de leerling dat goedvindt." if s.is_vo else "."),
+                "De directeur: geen namen, alleen anonieme cijfers per maand (tenzij de "
+                "directeur zelf ontvanger of achterwacht is).",
+                "De gemeente: alleen de status van haar eigen signalen en anonieme cijfers, "
+                "nooit een naam terug.",
+                "Niemand anders: geen collega’s, geen andere school, geen beheerder van de "
+                "server."),
+        )),
+        Section("Hoe lang", (
+            _dl(("Niet geopend", f"gewist na {d['unopened_expiry_days']} dagen (rond een "
+                                 "vakantie iets later, hoogstens 21 dagen extra)"),
+                ("Na het openen", f"de ontvanger kiest binnen {d['handover_minutes']} minuten "
+                                  f"wie het hoort; daarna is die kopie weg"),
+                (f"Bericht voor de {teacher}", "gewist zodra het gelezen is, of na "
+                                               f"{d['note_unread_expiry_days']} schooldagen "
+                                               "ongelezen"),
+                ("Afronden", f"een signaal sluit zich na hoogstens {d['case_autoclose_days']} "
+                             "dagen, ook als het oudercontact niet is genoteerd"),
+                ("Bevestiging voor de gemeente", f"zonder naam; verwijderd na "
+                                                 f"{d['receipt_purge_days']} dagen"),
+                ("Daarna", "alleen tellingen per school per maand, zonder naam")),
+        )),
+        Section("Hoe het verdwijnt", (
+            _p("Elke naam wordt versleuteld opgeslagen, met een eigen sleutel. De sleutels staan "
+               "in een apart bestand dat nooit in een back-up komt. Wissen betekent: tekst en "
+               "sleutel samen vernietigen, en de database overschrijft de vrijgekomen ruimte. "
+               "Een oude back-up bevat dus alleen versleutelde tekst waarvan de sleutel niet "
+               "meer bestaat. Dat heet crypto-shredding. Een automatische test zoekt na afloop "
+               "elk bestand van de gegevensmap door op de naam, en vindt niets."),
+            _p("Ook onderweg staat de naam nergens: niet in logbestanden, pushberichten, "
+               "webadressen, paginatitels of de opslag van de telefoon. Een pushbericht zegt "
+               "alleen: ‘Er staat een nieuw bericht voor je klaar.’"),
+        )),
+        Section("Gegevens van medewerkers", (
+            _p("Voor het inloggen en de meldingen bewaart de app per medewerker de naam, de rol, "
+               "de publieke sleutel van de passkey, het push-abonnement van de telefoon en een "
+               "logboek van wat er in het beheer is gedaan. Die gegevens verdwijnen niet vanzelf; "
+               "we maken met de beheerder afspraken over hoe lang ze blijven."),
+        )),
+        Section("Als het misgaat", (
+            _p("Komt een signaal binnen voor een kind dat niet bij ons op school zit, dan kiest "
+               "de ontvanger ‘Niet onze leerling’: de app wist het meteen en de gemeente ziet "
+               "dat het is teruggestuurd. Dat is een mogelijk datalek. De ontvanger meldt het "
+               "volgens de datalekprocedure van het bestuur, en de projectleider Handle with "
+               "Care van de regio wordt ingelicht. Ook een naam doorsturen buiten de app om, "
+               "bijvoorbeeld met een schermafbeelding, is een datalek."),
+        )),
+        Section("Rechten van ouders en leerlingen", (
+            _ul("Informeren: ouders en leerlingen krijgen een brief, en Handle with Care staat "
+                "op de website en in de schoolgids.",
+                "Na een signaal: " + (
+                    "de zorgcoördinator praat eerst met de leerling en neemt daarna contact op "
+                    "met de ouders, als dat veilig kan." if s.is_vo else
+                    "de leerkracht neemt contact op met de ouders, als dat veilig kan."),
+                "Inzage: na afloop staat er over een kind niets meer in de app, en niets in het "
+                "schooldossier. Ouders kunnen hun dossier bij Veilig Thuis opvragen.",
+                "Klachten: eerst een gesprek met de " + ("zorgcoördinator" if s.is_vo
+                                                          else "leerkracht") +
+                ", daarna met de directeur, daarna de klachtenregeling van de school."),
+        )),
+        Section("Waarmee de (G)MR instemt", (
+            _ul("Deelname aan Handle with Care volgens het regionale convenant.",
+                f"De werkwijze in het werkproces, met {receivers} als ontvanger en {backups} als "
+                "achterwacht.",
+                "Het gebruik van HwC Inbox in plaats van een beveiligde mailbox.",
+                "De brieven aan ouders en leerlingen en de tekst voor website en schoolgids."),
+        )),
+    )
+    return dict(heading="Privacy bij Handle with Care", sections=sections,
+                audience=f"Voor de medezeggenschapsraad van {s.name}")
+
+
+_BUILDERS = {"ouders": _ouders, "leerlingen": _leerlingen, "website": _website,
+             "werkproces": _werkproces, "privacy": _privacy}
+
+
+def build(slug: str, facts: SchoolFacts, *, on: date | None = None,
+          deadlines: Mapping[str, int] | None = None) -> Document:
+    """One document for one school. `on` dates the letters; without it they carry no date,
+    because a school may print a letter today and send it next week."""
+    kind = _kind(slug)
+    parts = _BUILDERS[slug](facts, _deadlines(deadlines))
+    if parts.get("greeting"):
+        parts.setdefault("dateline", _dateline(facts, on))
+    parts.setdefault("notice", "Druk dit stuk af of bewaar het als pdf via ‘Afdrukken’ in je "
+                               "browser.")
+    return Document(slug=kind.slug, title=kind.title,
+                    filename=f"hwc-{kind.file_stem}-{_slugify(facts.name)}.txt",
+                    letterhead=" · ".join(x for x in (facts.name, facts.place) if x),
+                    footer=f"{kind.title} · {facts.name}", **parts)
+
+
+def build_all(facts: SchoolFacts, *, on: date | None = None,
+              deadlines: Mapping[str, int] | None = None) -> dict[str, Document]:
+    """Every document for one school, keyed by slug, in `KINDS` order."""
+    return {k.slug: build(k.slug, facts, on=on, deadlines=deadlines) for k in KINDS}
+
+
+def context(slug: str, facts: SchoolFacts, *, on: date | None = None,
+            deadlines: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """What `template_for(slug)` needs: the document and the school it is for."""
+    return {"doc": build(slug, facts, on=on, deadlines=deadlines), "school": facts}
+
+
+# --- plain text ----------------------------------------------------------------------------
+
+_WIDTH = 78
+
+
+def _wrap(text: str, first: str = "", rest: str | None = None) -> list[str]:
+    rest = " " * len(first) if rest is None else rest
+    return textwrap.wrap(text, _WIDTH, initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+
+
+def _block_text(block: Block) -> list[str]:
+    if block.kind == "p":
+        return _wrap(f"{block.lead} {block.text}" if block.lead else block.text)
+    if block.kind == "ul":
+        return [line for item in block.items for line in _wrap(item, "- ")]
+    if block.kind == "ol":
+        return [line for n, (lead, text) in enumerate(block.items, 1)
+                for line in _wrap(f"{lead} {text}" if lead else text, f"{n}. ")]
+    if block.kind == "dl":
+        width = max(len(term) for term, _ in block.items) + 2
+        return [line for term, value in block.items
+                for line in _wrap(value, f"{term}:".ljust(width), " " * width)]
+    raise ValueError(f"unknown block kind {block.kind!r}")
+
+
+def render_text(doc: Document) -> str:
+    """The document as plain UTF-8 text for a download: no markup, lines of at most 78."""
+    out: list[str] = _wrap(doc.letterhead) + [""]
+    if doc.audience:
+        out += _wrap(doc.audience) + [""]
+    if doc.dateline:
+        out += [doc.dateline, ""]
+    if doc.subject:
+        out += _wrap(f"Betreft: {doc.subject}") + [""]
+    out += [doc.heading, "=" * min(len(doc.heading), _WIDTH), ""]
+    if doc.greeting:
+        out += [doc.greeting, ""]
+    for section in doc.sections:
+        if section.heading:
+            out += [section.heading, "-" * len(section.heading), ""]
+        for block in section.blocks:
+            out += _block_text(block) + [""]
+    if doc.closing:
+        out += [doc.closing, ""]
+    out += list(doc.signature)
+    return "\n".join(out).rstrip() + "\n"

@@ -81,7 +81,7 @@ def test_page_shows_me_and_only_my_devices(people, db, clock):
     assert 'name="next" value="/me"' in html
     assert "push.example.net" not in html  # the endpoint is a secret
     assert 'href="/auth/passkeys"' in html
-    assert '<a href="/me/">Mijn instellingen</a>' in html  # the nav link
+    assert '<a href="/me">Mijn instellingen</a>' in html  # the nav link
     assert "Afwezig tot" in html and "naar de achterwacht" in html
 
 
@@ -112,7 +112,7 @@ def test_away_moves_new_signals_to_the_backup_and_back(people, db, clock, school
     assert push_plan.new_signal_recipients(db, school["id"], clock.now()) == [r]
     until = clock.now() + timedelta(days=2, hours=1)
     resp = device.form("/me/away", {"action": "away", "until": local_form(until)}, page="/me")
-    assert resp.status_code == 303 and resp.headers["Location"] == "/me/"
+    assert resp.status_code == 303 and resp.headers["Location"] == "/me"
     stored = db.conn.execute("SELECT away_until FROM staff WHERE id = ?", (r,)).fetchone()[0]
     assert stored == iso(until)  # Dutch wall time in the form, UTC in the database
     assert push_plan.new_signal_recipients(db, school["id"], clock.now()) == [b]

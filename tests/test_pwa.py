@@ -203,6 +203,15 @@ def test_base_has_the_pwa_head_tags(client):
         assert needle in html, needle
 
 
+def test_every_asset_an_offline_page_loads_is_in_the_shell(client):
+    """An offline page whose script is not cached breaks quietly (no install hint, no tips
+    filter): everything the shell pages load from /static must be in the allow-list."""
+    for page in pwa.SHELL_PAGES:
+        html = client.get(page).get_data(as_text=True)
+        for asset in re.findall(r'(?:src|href)="(/static/[^"?]+)', html):
+            assert asset in pwa.SHELL_URLS, (page, asset)
+
+
 def test_tips_macro_can_be_used_by_other_pages(app):
     source = ('{% from "pwa/tips_macros.html" import tips_section %}'
               '{{ tips_section("receiver_before", "vo", heading="h3") }}')

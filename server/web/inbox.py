@@ -54,8 +54,8 @@ def _name_of(staff_id: int | None) -> str:
     return staff_mod.display_name(get_db(), staff_id) or "een collega"
 
 
-@bp.get("")
 @bp.get("/")
+@bp.get("")  # registered first: url_for builds the path without a slash
 @role_required("receiver", "backup")
 def index():
     me, moment = current_staff(), now()

@@ -68,8 +68,8 @@ def _page(error: str | None = None, form_value: str = "", status: int = 200):
         away_min=start, away_max=last, error=error, form_value=form_value), status
 
 
-@bp.get("")
 @bp.get("/")
+@bp.get("")  # registered first: url_for builds the path without a slash
 @role_required(*staff_mod.ROLES)
 def index():
     return _page()

@@ -21,6 +21,7 @@ SHELL_PAGES = ("/offline", "/tips", "/tips/vo")
 #: Static files (relative to static/) the service worker keeps.
 SHELL_STATIC = (
     "css/app.css",
+    "js/common.js",
     "js/app.js",
     "icons/favicon-32.png",
     "icons/apple-touch-icon.png",
@@ -47,7 +48,9 @@ def _shell_files() -> list:
     static = PROJECT_ROOT / "static"
     files = [static / "js" / "sw.js", PROJECT_ROOT / "manifest.json"]
     files += [static / p for p in SHELL_STATIC]
-    files += sorted((PROJECT_ROOT / "templates" / "pwa").glob("*.html")) + [PROJECT_ROOT / "templates" / "base.html"]
+    templates = PROJECT_ROOT / "templates"
+    files += sorted((templates / "pwa").glob("*.html"))
+    files += [templates / "base.html", templates / "_macros.html"]
     files += sorted(tips_mod.HERE.glob("*.json"))
     return files
 

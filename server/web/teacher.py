@@ -11,8 +11,8 @@ from .guards import assertion_is_fresh, current_staff, role_required, step_up_re
 bp = Blueprint("teacher", __name__, url_prefix="/notes")
 
 
-@bp.get("")
 @bp.get("/")
+@bp.get("")  # registered first: url_for builds the path without a slash
 @role_required("teacher")
 def index():
     moment = now()

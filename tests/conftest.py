@@ -140,3 +140,16 @@ def staff(db, clock, school):
             db["staff_roles"].insert({"staff_id": sid, "role": role})
         return sid
     return _staff
+
+
+@pytest.fixture
+def service(clock):
+    """A local push service that decrypts what it receives (tests/push_helpers.py)."""
+    from .push_helpers import PushService
+    with PushService(clock) as svc:
+        yield svc
+
+
+@pytest.fixture
+def cfg(app):
+    return app.config["HWC"]

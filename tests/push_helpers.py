@@ -131,3 +131,10 @@ def verify_vapid(authorization: str, public_pem: bytes, server_key_b64: str, ori
     assert claims["sub"].startswith("mailto:") and "@" in claims["sub"]
     assert "localhost" not in claims["sub"]
     return claims
+
+
+def set_away(db, staff_id, until, now):
+    """'Afwezig tot' as /me sets it (`staff.set_away`, which needs the person's school)."""
+    from server import staff as staff_mod
+    row = db.conn.execute("SELECT school_id FROM staff WHERE id = ?", (staff_id,)).fetchone()
+    staff_mod.set_away(db, now, staff_id, row[0] if row else 0, until)

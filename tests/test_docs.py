@@ -131,16 +131,26 @@ def _test_functions(path: Path) -> set[str]:
 
 
 def referenced_tests(text: str) -> list[tuple[str, str | None]]:
-    return [(m.group(1), m.group(2)) for m in
-            re.finditer(r"(tests/test_[a-z0-9_]+\.py)(?:::([a-zA-Z0-9_]+))?", text)]
+    """`tests/x.py::name` references, and `::name` shorthand meaning the file named just before."""
+    refs, last = [], None
+    for m in re.finditer(r"(tests/(?:browser/)?test_[a-z0-9_]+\.py)?::([a-zA-Z0-9_]+)"
+                         r"|(tests/(?:browser/)?test_[a-z0-9_]+\.py)", text):
+        if m.group(3):
+            last = m.group(3)
+            refs.append((last, None))
+        else:
+            last = m.group(1) or last
+            if last:
+                refs.append((last, m.group(2)))
+    return refs
 
 
-@pytest.mark.parametrize("doc", ["privacy.md", "security.md", "deploy.md"])
+@pytest.mark.parametrize("doc", ["privacy.md", "security.md", "deploy.md", "../ARCHITECTURE.md"])
 def test_every_referenced_test_exists(doc):
     text = (DOCS / doc).read_text(encoding="utf-8")
     refs = referenced_tests(text)
-    if doc == "security.md":
-        assert len(refs) >= 20, "the ASVS table should point at real tests"
+    if doc in ("security.md", "../ARCHITECTURE.md"):
+        assert len(refs) >= 20, "the table should point at real tests"
     missing = []
     for file, name in refs:
         path = ROOT / file
@@ -194,3 +204,35 @@ def test_restore_without_the_key_store_accepts_new_signals(tmp_path):
         json={"school": "12AB", "reference": "AFTER-RESTORE",
               "child": {"name": "Nina Hersteld", "birth_date": "2016-06-06"}})
     assert resp.status_code == 201
+
+
+def test_the_reference_reader_understands_shorthand():
+    refs = referenced_tests("`tests/test_a.py::one`, `::two`, `tests/browser/test_b.py::three`")
+    assert refs == [("tests/test_a.py", "one"), ("tests/test_a.py", "two"),
+                    ("tests/browser/test_b.py", "three")]
+
+
+def test_architecture_names_only_code_that_exists():
+    """Every `module.name` and `server/…` path in ARCHITECTURE.md must exist: a newcomer reads it
+    to find where a rule is enforced, so a renamed function must not leave it pointing nowhere."""
+    import importlib
+
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    missing = []
+    for path in re.findall(r"`(server/[A-Za-z0-9_/]+\.py)", text):
+        if not (ROOT / path).exists():
+            missing.append(path)
+    modules = {p.stem: p for p in (ROOT / "server").rglob("*.py") if p.stem != "__init__"}
+    for prefix, module, name in re.findall(r"`((?:web|push)[/.])?([a-z_]+)[.:]([A-Za-z_]+)", text):
+        if module not in modules or name in ("py", "md"):
+            continue
+        package = {"web/": "server.web.", "web.": "server.web.", "push/": "server.push.",
+                   "push.": "server.push."}.get(prefix, "server.")
+        try:
+            mod = importlib.import_module(package + module)
+        except ModuleNotFoundError:
+            mod = importlib.import_module("server.push." + module) if module in (
+                "plan", "deliver", "kick", "vapid", "subscriptions") else None
+        if mod is None or not hasattr(mod, name):
+            missing.append(f"{prefix or ''}{module}.{name}")
+    assert missing == []

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 import pytest
 
 from server import db as db_mod
-from server import staff as staff_mod
 from server import escalation, jobs, signals
 from server.clock import LOCAL_TZ, iso
 from server.push import deliver as push_deliver
@@ -18,13 +17,8 @@ from server.push import kick as push_kick
 from server.push import plan as push_plan
 from server.push import subscriptions as push_subscriptions
 
-from .push_helpers import PushService
+from .push_helpers import set_away
 
-
-def _set_away(db, staff_id, until, now):
-    """'Afwezig tot' as /me sets it (`staff.set_away`, which needs the person's school)."""
-    row = db.conn.execute("SELECT school_id FROM staff WHERE id = ?", (staff_id,)).fetchone()
-    staff_mod.set_away(db, now, staff_id, row[0] if row else 0, until)
 
 
 
@@ -112,17 +106,6 @@ def test_naive_times_are_refused():
 
 
 # --- the same schedule end to end: signals, planning, delivery, a local push service ----------
-
-@pytest.fixture
-def service(clock):
-    with PushService(clock) as svc:
-        yield svc
-
-
-@pytest.fixture
-def cfg(app):
-    return app.config["HWC"]
-
 
 @pytest.fixture
 def team(db, clock, staff, service):
@@ -216,7 +199,7 @@ def test_teacher_note_assigned_in_quiet_hours_waits_for_morning(db, clock, cfg, 
 
 
 def test_away_receiver_is_skipped_at_push_time(db, clock, cfg, service, team, receive):
-    _set_away(db, team["ib"], L("2026-11-23 09:00"), L("2026-11-20 12:00"))
+    set_away(db, team["ib"], L("2026-11-23 09:00"), L("2026-11-20 12:00"))
     new_signal(db, clock, receive, "2026-11-20 22:10")
     run_at(db, clock, cfg, "2026-11-23 06:30", "2026-11-23 08:00", "2026-11-23 09:30")
     # The backup stands in at once; the escalation does not push the backup a second time.
@@ -224,7 +207,7 @@ def test_away_receiver_is_skipped_at_push_time(db, clock, cfg, service, team, re
 
 
 def test_receiver_back_before_the_push_gets_it(db, clock, cfg, service, team, receive):
-    _set_away(db, team["ib"], L("2026-11-22 18:00"), L("2026-11-20 12:00"))
+    set_away(db, team["ib"], L("2026-11-22 18:00"), L("2026-11-20 12:00"))
     new_signal(db, clock, receive, "2026-11-20 22:10")
     run_at(db, clock, cfg, "2026-11-23 06:30")
     assert pushes(service) == [("Mon 06:30:00", "ib")]
@@ -232,7 +215,7 @@ def test_receiver_back_before_the_push_gets_it(db, clock, cfg, service, team, re
 
 def test_everyone_away_still_pushes_everyone(db, clock, cfg, service, team, receive):
     for who in ("ib", "backup"):
-        _set_away(db, team[who], L("2026-12-01 00:00"), L("2026-11-20 12:00"))
+        set_away(db, team[who], L("2026-12-01 00:00"), L("2026-11-20 12:00"))
     new_signal(db, clock, receive, "2026-11-25 11:00")
     run_at(db, clock, cfg, "2026-11-25 11:00", "2026-11-25 11:30")
     assert sorted(p[1] for p in pushes(service)) == ["backup", "ib"]

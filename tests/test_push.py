@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from server import receipts, signals
-from server import staff as staff_mod
 from server.clock import iso, parse
 from server.push import deliver as push_deliver
 from server.push import kick as push_kick
@@ -17,27 +16,11 @@ from server.push import plan as push_plan
 from server.push import subscriptions as push_subscriptions
 from server.push import vapid as push_vapid
 
-from .push_helpers import PushService, verify_vapid
+from .push_helpers import PushService, set_away, verify_vapid
 
-
-def _set_away(db, staff_id, until, now):
-    """'Afwezig tot' as /me sets it (`staff.set_away`, which needs the person's school)."""
-    row = db.conn.execute("SELECT school_id FROM staff WHERE id = ?", (staff_id,)).fetchone()
-    staff_mod.set_away(db, now, staff_id, row[0] if row else 0, until)
 
 
 NAME, BIRTH = "Sanne Verzonnen", "2017-04-02"
-
-
-@pytest.fixture
-def service(clock):
-    with PushService(clock) as svc:
-        yield svc
-
-
-@pytest.fixture
-def cfg(app):
-    return app.config["HWC"]
 
 
 @pytest.fixture
@@ -366,12 +349,12 @@ def test_deleting_staff_deletes_their_devices_and_jobs(db, clock, cfg, service, 
 def test_set_away_validates(db, clock, people):
     now = clock.now()
     with pytest.raises(ValueError):
-        _set_away(db, people["receiver"], now - timedelta(minutes=1), now)
+        set_away(db, people["receiver"], now - timedelta(minutes=1), now)
     with pytest.raises(ValueError):
-        _set_away(db, people["receiver"], now + timedelta(days=400), now)
+        set_away(db, people["receiver"], now + timedelta(days=400), now)
     with pytest.raises(LookupError):
-        _set_away(db, 9999, now + timedelta(days=1), now)
-    _set_away(db, people["receiver"], now + timedelta(days=1), now)
+        set_away(db, 9999, now + timedelta(days=1), now)
+    set_away(db, people["receiver"], now + timedelta(days=1), now)
     assert db["staff"].get(people["receiver"])["away_until"] == iso(now + timedelta(days=1))
-    _set_away(db, people["receiver"], None, now)
+    set_away(db, people["receiver"], None, now)
     assert db["staff"].get(people["receiver"])["away_until"] is None

@@ -18,6 +18,12 @@ KEYS_DB = "keys.db"
 
 #: Tests flip this to prove the forensic scan notices when secure_delete is off. Never in code.
 SECURE_DELETE = "ON"
+#: How hard each file is synced. EXTRA on hwc.db also syncs the directory after the rollback
+#: journal is deleted, so a commit that touched only hwc.db (no super-journal) is as durable as a
+#: two-file one: a power cut right after COMMIT returns cannot bring the journal back and roll
+#: the commit back. keys.db is only ever written together with hwc.db, under a super-journal.
+SYNCHRONOUS = {"main": "EXTRA", "keys": "FULL"}
+_SYNC_LEVELS = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
 
 
 class StorageError(sqlite3.DatabaseError):
@@ -41,6 +47,8 @@ def connect(data_dir: Path | str, *, secure_delete: str | None = None) -> sqlite
             mode = conn.execute(f"PRAGMA {schema}.journal_mode=DELETE").fetchone()[0]
             if mode.lower() != "delete":
                 raise StorageError(f"{schema} database refused the rollback journal")
+        for schema, level in SYNCHRONOUS.items():
+            conn.execute(f"PRAGMA {schema}.synchronous={level}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA busy_timeout=15000")
@@ -58,25 +66,45 @@ def check_pragmas(conn: sqlite3.Connection, secure_delete: str = "ON") -> None:
             raise StorageError(f"secure_delete is not {secure_delete} on {schema}")
         if conn.execute(f"PRAGMA {schema}.journal_mode").fetchone()[0].lower() != "delete":
             raise StorageError(f"{schema} is not in rollback-journal (DELETE) mode")
+    for schema, level in SYNCHRONOUS.items():
+        if conn.execute(f"PRAGMA {schema}.synchronous").fetchone()[0] != _SYNC_LEVELS[level]:
+            raise StorageError(f"{schema} is not synchronous={level}")
     if conn.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
         raise StorageError("foreign_keys is off")
     if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
         raise StorageError("temp_store is not MEMORY")
 
 
+#: A write to hwc.db that changes nothing: it takes hwc.db's write lock, and only that one.
+_LOCK_MAIN = "UPDATE main.schema_migrations SET name = name WHERE 0"
+
+
 @contextlib.contextmanager
-def write(db: sqlite_utils.Database):
-    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+def write(db: sqlite_utils.Database, *, both_files: bool = False):
+    """A write transaction that takes hwc.db's write lock up front.
 
     Deferred transactions that read then write can deadlock under concurrency and surface as
     'database is locked' halfway; taking the lock first makes each transition all-or-nothing.
+    `BEGIN IMMEDIATE` would lock keys.db too, and a commit that holds both files' locks goes
+    through a super-journal (about twice the syncs) even when only hwc.db changed. So the lock
+    is taken with a no-op write to hwc.db; keys.db is locked only if the transaction writes to
+    it. Every writer takes hwc.db first, so the two locks are always taken in the same order and
+    cannot deadlock. `both_files` (migrations, before the lock table exists) takes both at once.
     Nested use joins the outer transaction.
     """
     conn = db.conn
     if conn.in_transaction:
         yield db
         return
-    conn.execute("BEGIN IMMEDIATE")
+    if both_files:
+        conn.execute("BEGIN IMMEDIATE")
+    else:
+        conn.execute("BEGIN")
+        try:
+            conn.execute(_LOCK_MAIN)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
     try:
         yield db
     except BaseException:
@@ -348,7 +376,7 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Bring both files up to the newest schema; safe to call at every start."""
-    with write(db):
+    with write(db, both_files=True):
         db.conn.execute("CREATE TABLE IF NOT EXISTS main.schema_migrations ("
                         " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
         done = set(applied_migrations(db))

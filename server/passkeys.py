@@ -84,6 +84,23 @@ def verify_assertion(db, at: datetime, credential: dict, purpose: str, *, rp_id:
         raw_id = base64url_to_bytes(credential["rawId"])
     except Exception:
         raise Refused("malformed") from None
+    # One transaction for the challenge's single use and the passkey's new sign count (one
+    # commit instead of two). A refusal must still use up the challenge, so it is raised only
+    # after the transaction has committed.
+    refusal = None
+    with write(db):
+        try:
+            passkey = _check_assertion(db, at, credential, purpose, challenge, raw_id,
+                                       rp_id=rp_id, origin=origin, staff_id=staff_id)
+        except Refused as exc:
+            refusal = exc
+    if refusal is not None:
+        raise refusal
+    return passkey
+
+
+def _check_assertion(db, at, credential, purpose, challenge, raw_id, *, rp_id, origin,
+                     staff_id):
     stored = consume_challenge(db, at, challenge, purpose)
     if stored is None:
         raise Refused("challenge")
@@ -112,7 +129,8 @@ def verify_assertion(db, at: datetime, credential: dict, purpose: str, *, rp_id:
             require_user_verification=True)
     except Exception as exc:
         raise Refused(type(exc).__name__) from None
-    if not staff_mod.record_use(db, at, passkey["id"], passkey["sign_count"], verified.new_sign_count):
+    if not staff_mod.record_use(db, at, passkey["id"], passkey["sign_count"],
+                                verified.new_sign_count):
         raise Refused("sign count race")
     return passkey
 

@@ -1,0 +1,75 @@
+"""How writes use the two files: a write that changes only hwc.db locks (and syncs) only hwc.db,
+and the sync level the durability argument rests on is set and checked on every connection.
+(The forensic and crash-safety tests prove what is on disk; these prove the locking.)"""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from server import db as db_mod
+
+from .auth_helpers import Device, enrolled
+
+
+def _other(data_dir) -> sqlite3.Connection:
+    conn = sqlite3.connect(data_dir / db_mod.MAIN_DB, isolation_level=None, timeout=0.05)
+    conn.execute("ATTACH DATABASE ? AS keys", (str(data_dir / db_mod.KEYS_DB),))
+    return conn
+
+
+def test_a_write_to_hwc_db_alone_leaves_keys_db_unlocked(db, data_dir):
+    other = _other(data_dir)
+    with db_mod.write(db):
+        db.conn.execute("INSERT INTO audit_events (actor, action, at) VALUES ('t', 'x', 'now')")
+        # keys.db is free: another connection can write it now (BEGIN IMMEDIATE would refuse).
+        other.execute("BEGIN")
+        other.execute("INSERT INTO keys.intake (signal_id, mac_key, mac) VALUES ('s', x'00', x'00')")
+        other.execute("ROLLBACK")
+        # hwc.db is locked from the first statement on: no one else can start writing it.
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    other.close()
+
+
+def test_both_files_locks_both(db, data_dir):
+    other = _other(data_dir)
+    with db_mod.write(db, both_files=True):
+        other.execute("BEGIN")
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("INSERT INTO keys.intake (signal_id, mac_key, mac)"
+                          " VALUES ('s', x'00', x'00')")
+        other.execute("ROLLBACK")
+    other.close()
+
+
+def test_a_failed_write_leaves_nothing(db):
+    before = db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0]
+    with pytest.raises(RuntimeError):
+        with db_mod.write(db):
+            db.conn.execute("INSERT INTO audit_events (actor, action, at) VALUES ('t', 'x', 'n')")
+            raise RuntimeError("boom")
+    assert db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0] == before
+    assert not db.conn.in_transaction
+
+
+def test_synchronous_levels_are_set_and_checked(db):
+    assert db.conn.execute("PRAGMA main.synchronous").fetchone()[0] == 3   # EXTRA
+    assert db.conn.execute("PRAGMA keys.synchronous").fetchone()[0] == 2   # FULL
+    db.conn.execute("PRAGMA main.synchronous=NORMAL")
+    with pytest.raises(db_mod.StorageError, match="synchronous"):
+        db_mod.check_pragmas(db.conn)
+    db.conn.execute("PRAGMA main.synchronous=EXTRA")
+    db_mod.check_pragmas(db.conn)
+
+
+def test_a_refused_assertion_still_uses_up_its_challenge(app, db, clock, school):
+    """The challenge's use and the sign count are one transaction now; a refusal must not roll
+    back the use, or a failed attempt could be retried against the same challenge."""
+    device = enrolled(app, db, clock, school["id"])
+    fresh = Device(app)
+    fresh.authenticator = device.authenticator
+    options = fresh.login_options()
+    assert fresh.login(options, origin="https://evil.example").status_code == 401
+    assert fresh.login(options).status_code == 401            # same challenge: used up
+    assert fresh.login().status_code == 200                   # a new one works

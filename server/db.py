@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import sqlite_utils
@@ -73,6 +74,62 @@ def check_pragmas(conn: sqlite3.Connection, secure_delete: str = "ON") -> None:
         raise StorageError("foreign_keys is off")
     if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
         raise StorageError("temp_store is not MEMORY")
+
+
+class Pool:
+    """One kept connection per thread (the web server's worker threads), for one data directory.
+
+    Opening a connection costs about a millisecond (connect, ATTACH, the pragmas, re-reading the
+    schema) — as much as the rest of an intake. A kept connection is checked when it is handed
+    out (the pragmas the privacy guarantees rest on, re-read, not assumed) and any transaction a
+    request left open is rolled back when it is given back, so no request sees another's state.
+    """
+
+    def __init__(self, data_dir: Path | str):
+        self.data_dir = Path(data_dir)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[sqlite_utils.Database] = []
+
+    def get(self) -> sqlite_utils.Database:
+        database = getattr(self._local, "database", None)
+        if database is not None:
+            try:
+                check_pragmas(database.conn, SECURE_DELETE)
+                return database
+            except sqlite3.Error:  # StorageError included: start again with a fresh connection
+                self._forget(database)
+        database = connect(self.data_dir)
+        self._local.database = database
+        with self._lock:
+            self._open.append(database)
+        return database
+
+    def release(self, database: sqlite_utils.Database) -> None:
+        """End of a request: roll back whatever it left open; keep the connection."""
+        try:
+            if database.conn.in_transaction:
+                database.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            self._forget(database)
+
+    def _forget(self, database: sqlite_utils.Database) -> None:
+        if getattr(self._local, "database", None) is database:
+            self._local.database = None
+        with self._lock:
+            if database in self._open:
+                self._open.remove(database)
+        with contextlib.suppress(sqlite3.Error):
+            database.close()
+
+    def close_all(self) -> None:
+        """Close every kept connection (at shutdown, or when the files were replaced)."""
+        with self._lock:
+            open_, self._open = self._open, []
+        for database in open_:
+            with contextlib.suppress(sqlite3.Error):
+                database.close()
+        self._local = threading.local()
 
 
 #: A write to hwc.db that changes nothing: it takes hwc.db's write lock, and only that one.

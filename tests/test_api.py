@@ -192,6 +192,11 @@ def test_429_rate_limited(data_dir, clock):
     database.close()
 
 
+def reconnect(client) -> None:
+    """The app keeps one connection per thread: after swapping `db.connect`, drop them."""
+    client.application.extensions["hwc_pool"].close_all()
+
+
 def test_503_on_storage_failure_then_retry_succeeds(client, auth, db, monkeypatch, spec):
     from server import signals
 
@@ -222,6 +227,8 @@ def test_503_when_disk_is_full_then_retry_succeeds(client, auth, db, data_dir, m
         return database
 
     monkeypatch.setattr(db_mod, "connect", full_disk)
+
+    reconnect(client)  # kept connections were opened by the connect before
     responses = [post(client, signal_body(f"FULL-{i}", name=f"Kind Nummer {chr(65 + i % 26)}{chr(97 + i // 26)}"),
                       auth) for i in range(60)]
     codes = {r.status_code for r in responses}
@@ -232,6 +239,7 @@ def test_503_when_disk_is_full_then_retry_succeeds(client, auth, db, data_dir, m
             check_against_spec(openapi_document("x"), "/api/v1/signals", "post", resp)
     stored = count(db)
     monkeypatch.setattr(db_mod, "connect", real_connect)
+    reconnect(client)  # kept connections were opened by the connect before
     # Nothing half-stored: every stored signal has its sealed copy and key.
     assert count(db, "sealed") == stored == count(db, "keys.data_keys")
     assert_nothing_half_stored(db)
@@ -324,6 +332,8 @@ def test_503_when_only_the_key_store_is_full_rolls_back_both_files(client, auth,
         return database
 
     monkeypatch.setattr(db_mod, "connect", keys_full)
+
+    reconnect(client)  # kept connections were opened by the connect before
     names = [f"Sleutel Kind {chr(65 + i % 26)}{chr(97 + i // 26)}" for i in range(80)]
     responses = [post(client, signal_body(f"KEYS-{i}", name=n), auth) for i, n in enumerate(names)]
     statuses = [r.status_code for r in responses]
@@ -339,6 +349,7 @@ def test_503_when_only_the_key_store_is_full_rolls_back_both_files(client, auth,
     assert "storage failure on intake" in text
     assert "Sleutel" not in text and "2017-04-02" not in text
     monkeypatch.setattr(db_mod, "connect", real_connect)
+    reconnect(client)  # kept connections were opened by the connect before
     retry = [post(client, signal_body(f"KEYS-{i}", name=n), auth).status_code
              for i, n in enumerate(names)]
     assert retry == [200] * first_503 + [201] * (len(names) - first_503)
@@ -365,6 +376,8 @@ def test_503_on_receipt_lookup_when_storage_fails(client, auth, monkeypatch, spe
         return database
 
     monkeypatch.setattr(db_mod, "connect", failing_after_auth)
+
+    reconnect(client)  # kept connections were opened by the connect before
     resp = client.get("/api/v1/signals/REF-1", headers=auth)
     assert resp.status_code == 503 and resp.headers["Retry-After"].isdigit()
     check_against_spec(spec, "/api/v1/signals/{reference}", "get", resp)
@@ -386,5 +399,7 @@ def test_503_when_the_pragmas_cannot_be_guaranteed(client, auth, monkeypatch):
         raise db_mod.StorageError("main is not in rollback-journal (DELETE) mode")
 
     monkeypatch.setattr(db_mod, "connect", refuse)
+
+    reconnect(client)  # kept connections were opened by the connect before
     resp = post(client, signal_body(), auth)
     assert resp.status_code == 503 and resp.headers["Retry-After"]

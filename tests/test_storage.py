@@ -73,3 +73,73 @@ def test_a_refused_assertion_still_uses_up_its_challenge(app, db, clock, school)
     assert fresh.login(options, origin="https://evil.example").status_code == 401
     assert fresh.login(options).status_code == 401            # same challenge: used up
     assert fresh.login().status_code == 200                   # a new one works
+
+
+def test_rate_limiting_starts_no_thread_per_request(app, monkeypatch):
+    """Flask-Limiter's default memory store started a timer thread for nearly every request."""
+    import threading
+
+    from server.web.base import limiter
+
+    assert type(limiter._storage).__name__ == "LazyMemoryStorage"
+    started = []
+    real_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start",
+                        lambda self: started.append(self.name) or real_start(self))
+    client = app.test_client()
+    for _ in range(50):
+        assert client.get("/api/v1/signals/X-1").status_code == 401
+        assert client.post("/auth/login/options").status_code in (200, 400)
+    assert started == []
+
+
+def test_the_lazy_store_still_limits_and_forgets():
+    from limits import parse
+    from limits.strategies import MovingWindowRateLimiter
+
+    from server.web.ratelimit_store import LazyMemoryStorage
+
+    store = LazyMemoryStorage()
+    limiter = MovingWindowRateLimiter(store)
+    item = parse("3/second")
+    assert [limiter.hit(item, "k") for _ in range(4)] == [True, True, True, False]
+    (key,) = store.events
+    for event in store.events[key]:
+        event.expiry = 0  # as if the window had passed
+    store._next_sweep = 0  # the next write sweeps, in this thread
+    limiter.hit(item, "other")
+    assert not store.events.get(key)
+
+
+def test_the_pool_keeps_one_checked_connection_per_thread(app, data_dir):
+    import threading
+
+    pool = db_mod.Pool(data_dir)
+    first = pool.get()
+    assert pool.get() is first                      # kept in this thread
+    other = []
+    thread = threading.Thread(target=lambda: other.append(pool.get()))
+    thread.start()
+    thread.join()
+    assert other[0] is not first                    # another thread, another connection
+    # A request that left a transaction open: rolled back when given back.
+    first.conn.execute("BEGIN")
+    first.conn.execute("INSERT INTO audit_events (actor, action, at) VALUES ('t', 'x', 'n')")
+    pool.release(first)
+    assert not first.conn.in_transaction
+    assert first.conn.execute("SELECT count(*) FROM audit_events WHERE actor = 't'").fetchone()[0] == 0
+    # A kept connection whose guarantees changed is not handed out again.
+    first.conn.execute("PRAGMA main.secure_delete=OFF")
+    replaced = pool.get()
+    assert replaced is not first
+    assert replaced.conn.execute("PRAGMA main.secure_delete").fetchone()[0] == 1
+    pool.close_all()
+
+
+def test_requests_reuse_the_threads_connection(app):
+    pool = app.extensions["hwc_pool"]
+    client = app.test_client()
+    client.get("/healthz")
+    kept = pool.get()
+    client.get("/healthz")
+    assert pool.get() is kept

@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import Flask, Response, render_template
 
 from .. import config as config_mod
+from .. import db as db_mod
 from ..clock import SystemClock
 from ..config import PROJECT_ROOT
 from ..datadir import init_data_dir
@@ -29,6 +30,7 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
                 template_folder=str(PROJECT_ROOT / "templates"))
     app.config["HWC"] = cfg
     app.extensions["hwc_clock"] = clock or SystemClock()
+    app.extensions["hwc_pool"] = db_mod.Pool(cfg.data_dir)
     app.config.update(
         SECRET_KEY=(cfg.data_dir / "secret_key").read_text().strip(),
         TESTING=cfg.testing,

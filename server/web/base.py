@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from .. import db as db_mod
 from ..deadlines import Deadlines
 from ..tokens import digest
+from . import ratelimit_store  # noqa: F401  (registers the hwc-memory:// rate-limit store)
 
 log = logging.getLogger("hwc")
 
@@ -28,7 +29,7 @@ def _rate_key() -> str:
     return "ip:" + (request.remote_addr or "?")
 
 
-limiter = Limiter(key_func=_rate_key, storage_uri="memory://", strategy="moving-window",
+limiter = Limiter(key_func=_rate_key, storage_uri="hwc-memory://", strategy="moving-window",
                   headers_enabled=True)
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -57,16 +58,16 @@ def deadlines():
 
 
 def get_db():
-    """One connection per request (SQLite connections are cheap; pragmas are checked on each)."""
+    """The request's connection: this thread's kept connection, checked as it is handed out."""
     if "db" not in g:
-        g.db = db_mod.connect(cfg().data_dir)
+        g.db = current_app.extensions["hwc_pool"].get()
     return g.db
 
 
 def close_db(_exc=None) -> None:
     database = g.pop("db", None)
     if database is not None:
-        database.close()
+        current_app.extensions["hwc_pool"].release(database)
 
 
 def security_headers(response):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, render_template, request
+from flask_compress import Compress
 
 from .. import config as config_mod
 from .. import db as db_mod
@@ -15,6 +16,30 @@ from ..config import PROJECT_ROOT
 from ..datadir import init_data_dir
 from . import admin, api, auth, base, guards, inbox, me, pwa, teacher
 from . import push as push_routes
+
+
+#: Responses that carry a child's name are never compressed (ADR 0011): they are one-time and
+#: small, and a compressed secret next to anything an attacker could influence is what BREACH
+#: measures. Everything else (pages, static files, JSON) is.
+NEVER_COMPRESSED = frozenset({"inbox.reveal", "teacher.read"})
+COMPRESSED_TYPES = ["text/html", "text/css", "text/javascript", "application/javascript",
+                    "application/json", "application/manifest+json", "image/svg+xml", "text/csv",
+                    "text/plain"]
+
+
+def _compress(app: Flask) -> None:
+    app.config.update(COMPRESS_REGISTER=False, COMPRESS_MIMETYPES=COMPRESSED_TYPES,
+                      COMPRESS_ALGORITHM=["br", "gzip"], COMPRESS_ALGORITHM_STREAMING=["br"],
+                      COMPRESS_BR_LEVEL=4,
+                      COMPRESS_MIN_SIZE=500)
+    compress = Compress(app)
+
+    @app.after_request
+    def compressed(response):
+        if request.endpoint in NEVER_COMPRESSED:
+            response.vary.add("Accept-Encoding")
+            return response
+        return compress.after_request(response)
 
 
 def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = None) -> Flask:
@@ -43,6 +68,7 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
         RATELIMIT_ENABLED=True,
     )
     app.json.sort_keys = False  # API bodies keep the order the contract lists them in
+    _compress(app)
 
     base.init_app(app)          # database per request, headers, error pages, rate limiter
     app.register_blueprint(api.bp)

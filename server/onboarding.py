@@ -246,7 +246,8 @@ def school_facts(db, school_id: int) -> documents.SchoolFacts:
 
     Only active people are named: someone invited but not yet enrolled may never start, and a
     letter to parents should name who will actually read the signal. A person who is both
-    receiver and backup is named once, as receiver.
+    receiver and backup is named once, as receiver. Municipalities are named by place
+    ("Gemeente Tilburg" becomes "Tilburg"), as the letters say "de gemeente Tilburg".
     """
     school = schools.get(db, school_id)
     if school is None:
@@ -265,4 +266,12 @@ def school_facts(db, school_id: int) -> documents.SchoolFacts:
         name=school["name"], type=school["type"], place=school.get("place") or "",
         start_time=school["start_time"], escalation_time=school["escalation_time"],
         receivers=contacts, directors=directors,
-        municipalities=municipalities.names_for_school(db, school_id))
+        municipalities=[_place_of(m) for m in municipalities.names_for_school(db, school_id)])
+
+
+def _place_of(municipality: str) -> str:
+    """'Gemeente Tilburg' → 'Tilburg': the letters already say "de gemeente …"."""
+    words = municipality.split(maxsplit=1)
+    if len(words) == 2 and words[0].lower() == "gemeente":
+        return words[1]
+    return municipality

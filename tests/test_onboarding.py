@@ -282,7 +282,7 @@ def test_documents_name_the_schools_real_people_and_times_po(db, clock, school, 
     assert facts.receiver_names == ("Ineke Verzonnen",)
     assert facts.backup_names == ("Bram Bedacht",)
     assert facts.directors == ("Dirk Verzonnen",)
-    assert facts.municipalities == ("Gemeente Testdorp", "Gemeente Verzinstad")
+    assert facts.municipalities == ("Testdorp", "Verzinstad")  # the letters say "de gemeente"
     assert (facts.type, facts.start_time, facts.escalation_time) == ("po", "08:25", "07:55")
 
     resp = po_team.client.get("/admin/start/documents/werkproces")
@@ -298,7 +298,8 @@ def test_documents_name_the_schools_real_people_and_times_po(db, clock, school, 
 
     letter = visible(po_team.client.get("/admin/start/documents/ouders").get_data(as_text=True))
     assert "Ineke Verzonnen" in letter and "Dirk Verzonnen" in letter
-    assert "Gemeente Testdorp of Gemeente Verzinstad" in letter
+    assert "de gemeente waar het kind woont (Testdorp of Verzinstad)" in letter
+    assert "gemeente Gemeente" not in letter
     for kind in KINDS:
         resp = po_team.client.get(f"/admin/start/documents/{kind}")
         assert resp.status_code == 200, kind

@@ -52,7 +52,7 @@ def test_director_finishes_onboarding(live_server, person, axe_source):  # noqa:
     page.locator("#item-parents_informed").get_by_role(
         "link", name="Brief aan ouders en verzorgers").click()
     page.get_by_role("heading", name="Handle with Care", exact=True).wait_for()
-    assert "OBS De Vlinderboom" in page.title() and "Gemeente Verzinstad" in page.content()
+    assert "OBS De Vlinderboom" in page.title() and "de gemeente Verzinstad" in page.content()
     with page.expect_download() as download:
         page.get_by_role("link", name="Download als tekstbestand (.txt)").click()
     assert download.value.suggested_filename == "hwc-brief-ouders-obs-de-vlinderboom.txt"

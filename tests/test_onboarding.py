@@ -134,6 +134,18 @@ def test_ticking_and_unticking_says_who_and_when_and_is_audited(app, db, clock, 
     assert "onboarding.ticked" in director.client.get("/admin/audit").get_data(as_text=True)
 
 
+def test_a_tick_request_without_a_clear_yes_or_no_changes_nothing(db, clock, school,
+                                                                 director):
+    onboarding.tick(db, clock.now(), school_id=school["id"], item="gmr_agreed", done=True,
+                    staff_id=1)
+    for data in ({}, {"done": ""}, {"done": "ja"}, {"done": "2"}):
+        for item in ("gmr_agreed", "website_text"):
+            resp = director.form(f"/admin/start/items/{item}", data, page="/admin/start/")
+            assert resp.status_code == 400, (item, data)
+    s = states(db, school["id"], clock)
+    assert s["gmr_agreed"] == "done" and s["website_text"] == "todo"
+
+
 def test_a_tick_outlives_the_colleague_who_made_it(app, db, clock, school, director):
     """Deleting a person's data keeps the school's tick (without a name), and the delete works
     (the tick's reference to the person must not block it)."""

@@ -62,7 +62,9 @@ def checklist():
 def tick(item):
     if item not in onboarding_mod.TICKABLE:
         abort(404)
-    done = request.form.get("done") == "1"
+    if request.form.get("done") not in ("0", "1"):
+        abort(400)  # a hand-made request: neither tick nor untick, so change nothing
+    done = request.form["done"] == "1"
     me = current_staff()
     onboarding_mod.tick(get_db(), now(), school_id=me.school_id, item=item, done=done,
                         staff_id=me.id)

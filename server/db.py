@@ -423,6 +423,15 @@ MIGRATIONS: list[tuple[str, str]] = [
             minutes INTEGER NOT NULL
         );
     """),
+    ("0013_onboarding_checklist", """
+        CREATE TABLE main.onboarding_ticks (
+            school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
+            item TEXT NOT NULL,
+            ticked_by INTEGER REFERENCES staff(id) ON DELETE SET NULL,
+            ticked_at TEXT NOT NULL,
+            PRIMARY KEY (school_id, item)
+        );
+    """),
 ]
 
 

@@ -67,6 +67,15 @@ def school_ids(db, municipality_id: int) -> set[int]:
         (municipality_id,))}
 
 
+def names_for_school(db, school_id: int) -> list[str]:
+    """The municipalities that may send to a school (revoked ones left out), by name: the school's
+    letters say which municipality a signal comes from."""
+    return [r["name"] for r in db.query(
+        "SELECT m.name FROM municipalities m JOIN municipality_schools ms"
+        " ON ms.municipality_id = m.id WHERE ms.school_id = ? AND m.revoked_at IS NULL"
+        " ORDER BY m.name", (school_id,))]
+
+
 def revoke(db, now: datetime, name: str) -> None:
     with write(db):
         cur = db.conn.execute(

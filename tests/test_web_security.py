@@ -8,8 +8,8 @@ import re
 import pytest
 
 from server import signals
-from server.web.base import CSP
 from server.push import subscriptions as push_subscriptions
+from server.web.base import CSP
 
 from .auth_helpers import Device, enrolled, invite
 from .conftest import signal_body
@@ -62,6 +62,10 @@ for _back in ("/admin/staff/<int:staff_id>/roles", "/admin/staff/<int:staff_id>/
     R[_back] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=303, other=303)
 R["/admin/invite/qr/<token>.svg"] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403,
                                          director=200, other=404)  # school A's invite
+# Onboarding: the checklist and the documents are always the director's own school (no school
+# id in the URL), so another school's director sees their own school's pages.
+for _page in ("/admin/start/", "/admin/start/documents/<kind>", "/admin/start/documents/<kind>.txt"):
+    R[_page] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=200, other=200)
 
 # POST routes that are not a form of the staff UI (own rules, tested in their own files).
 CSRF_EXEMPT = {"/api/v1/signals"}  # bearer token, no cookie: CSRF does not apply
@@ -94,7 +98,7 @@ def world(app, db, clock, school, other_school, token, client, auth):
               "holiday_id": db.conn.execute("SELECT max(id) FROM holidays").fetchone()[0],
               "invite_id": db.conn.execute("SELECT max(id) FROM invites").fetchone()[0],
               "passkey_id": db.conn.execute("SELECT min(id) FROM passkeys").fetchone()[0],
-              "sub_id": sub["id"]}
+              "sub_id": sub["id"], "kind": "ouders", "item": "team_informed"}
     return people, values
 
 
@@ -196,6 +200,8 @@ def test_wrong_role_with_valid_csrf_is_refused(app, world, db):
         ("receiver", "/admin/settings", 403),
         ("other", f"/admin/staff/{values['staff_id']}/deactivate", 404),
         ("teacher", "/admin/invite", 403),
+        ("receiver", "/admin/start/items/team_informed", 403),
+        ("backup", "/admin/start/items/gmr_agreed", 403),
     ]
     for role, url, want in cases:
         device = people[role]
@@ -204,6 +210,7 @@ def test_wrong_role_with_valid_csrf_is_refused(app, world, db):
     assert signals.get(db, sid)["state"] == "received"
     assert db.conn.execute("SELECT active FROM staff WHERE id = ?",
                            (values["staff_id"],)).fetchone()[0] == 1
+    assert db.conn.execute("SELECT count(*) FROM onboarding_ticks").fetchone()[0] == 0
 
 
 def test_no_personal_data_in_any_url_or_title(world, app, db):

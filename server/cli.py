@@ -316,8 +316,7 @@ def _serve(cfg, host: str, port: int, threads: int = 8, trusted_proxy: str | Non
     from . import create_app
 
     app = create_app({"data_dir": cfg.data_dir, "base_url": cfg.base_url})
-    loop = jobs.SweepLoop(app.config["HWC"], app.extensions["hwc_clock"])
-    loop.start()
+    loops = jobs.start_workers(app.config["HWC"], app.extensions["hwc_clock"])
     proxy = {}
     if trusted_proxy:
         # Behind a TLS proxy the client address comes from X-Forwarded-For, so rate limits on
@@ -328,7 +327,8 @@ def _serve(cfg, host: str, port: int, threads: int = 8, trusted_proxy: str | Non
         waitress.serve(app, host=host, port=port, threads=threads, ident="hwc-inbox",
                        clear_untrusted_proxy_headers=True, **proxy)
     finally:
-        loop.stop()
+        for loop in loops:
+            loop.stop()
 
 
 def _setup_logging() -> None:

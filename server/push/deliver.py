@@ -19,6 +19,7 @@ from .. import escalation, outbound, retry, signals
 from ..clock import iso
 from ..db import write
 from ..schools import Calendars
+from . import subscriptions
 from .vapid import load_vapid, subject_for
 
 log = logging.getLogger("hwc.push")
@@ -177,6 +178,10 @@ def deliver_due(db, now: datetime, cfg, *, timeout: float = SEND_TIMEOUT,
             outcomes = {}
             for device in devices:
                 if device["id"] in outcomes or not _still_there(db, device["id"]):
+                    continue
+                if not subscriptions.endpoint_allowed(device["endpoint"], allow_local=cfg.testing,
+                                                      extra_hosts=cfg.push_hosts):
+                    outcomes[device["id"]] = Outcome("gone")  # not a push service: forget it
                     continue
                 outcomes[device["id"]] = send(
                     device, payload_for(group[0]["event"]), TTL_SECONDS, URGENCY,

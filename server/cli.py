@@ -14,7 +14,7 @@ import click
 
 from . import config as config_mod
 from . import db as db_mod
-from . import jobs, municipalities, schools, webhooks
+from . import jobs, municipalities, schools, serving, webhooks
 from . import staff as staff_mod
 from .clock import SystemClock
 from .datadir import init_data_dir
@@ -325,7 +325,7 @@ def _serve(cfg, host: str, port: int, threads: int = 8, trusted_proxy: str | Non
                  "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="hwc-inbox",
-                       clear_untrusted_proxy_headers=True, **proxy)
+                       clear_untrusted_proxy_headers=True, **serving.waitress_limits(), **proxy)
     finally:
         for loop in loops:
             loop.stop()

@@ -91,3 +91,24 @@ def test_a_huge_declared_body_is_refused_before_it_is_read(server, path):
         answer = s.recv(4096)  # no body byte was sent: the answer cannot have waited for it
     assert answer.startswith(b"HTTP/1.1 413"), answer[:40]
     assert _get(server.port, "/healthz") == 200
+
+
+def test_the_proxy_configs_cap_buffer_and_time_out():
+    """deploy.md's Caddy and nginx examples cap bodies at serve's own limit, buffer them in
+    memory before passing them on, and time out slow clients."""
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text("utf-8")
+    caddy = re.search(r"```caddy\n(.*?)```", text, re.S).group(1)
+    nginx = re.search(r"```nginx\n(.*?)```", text, re.S).group(1)
+    kib = serving.MAX_BODY_BYTES // 1024
+    assert serving.MAX_BODY_BYTES == kib * 1024
+    assert re.search(rf"max_size\s+{kib}KiB", caddy)
+    assert re.search(rf"request_buffers\s+{kib}KiB", caddy)
+    assert re.search(r"read_header\s+\d+s", caddy) and re.search(r"read_body\s+\d+s", caddy)
+    assert re.search(rf"client_max_body_size\s+{kib}k;", nginx)
+    assert re.search(rf"client_body_buffer_size\s+{kib}k;", nginx)  # no temp file
+    assert re.search(r"proxy_request_buffering\s+on;", nginx)
+    assert re.search(r"client_header_timeout\s+\d+s;", nginx)
+    assert re.search(r"client_body_timeout\s+\d+s;", nginx)
+    assert "must sit behind this proxy" in text

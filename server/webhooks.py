@@ -118,7 +118,7 @@ def payload(event: dict) -> bytes:
                       separators=(",", ":"), sort_keys=True).encode()
 
 
-def post(url: str, body: bytes, headers: dict, timeout: float = TIMEOUT_SECONDS) -> str | None:
+def post(url: str, body: bytes, headers: dict, timeout: float | None = None) -> str | None:
     """POST once; None on a 2xx answer, else a short reason (never the answer's body).
 
     `timeout` is the whole call's deadline (`server.outbound`), so a receiver that trickles its
@@ -128,7 +128,8 @@ def post(url: str, body: bytes, headers: dict, timeout: float = TIMEOUT_SECONDS)
     try:
         answer = outbound.post(url, body, {"Content-Type": "application/json",
                                            "User-Agent": "hwc-inbox-webhook/1", **headers},
-                               timeout=timeout, private_ok=True, max_answer=1024)
+                               timeout=TIMEOUT_SECONDS if timeout is None else timeout,
+                               private_ok=True, max_answer=1024)
     except OSError as exc:
         return f"connection failed ({type(exc).__name__})"
     except Exception as exc:  # a broken peer (BadStatusLine, IncompleteRead, …) is a failure too

@@ -7,9 +7,10 @@ restart loses no timer and running the sweep twice does nothing twice.
 database), then pushes (an escalation must not wait for a municipality), then staff
 housekeeping, then the municipalities' webhooks (the step most at the mercy of a peer).
 
-In `serve` the webhooks step runs in a loop of its own (`start_workers`): even with every call
-bounded (`server.outbound`) and a time budget per run, a slow municipality must never make the
-next minute's deadlines and escalations late. `purge` (cron) runs every step in one go.
+In `serve` the push and webhooks steps each run in a loop of their own (`start_workers`): even
+with every call bounded (`server.outbound`) and a time budget per run, a slow peer must never make
+the next minute's deadlines late, and a slow municipality must never delay an escalation push.
+`purge` (cron) runs every step in one go.
 """
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def _webhooks(database, now, cfg) -> dict:
 #: (name, step): each step is a callable (db, now, cfg) -> counts without personal data.
 STEPS = (("deadlines", _deadlines), ("push", _push), ("staff", _staff),
          ("webhooks", _webhooks))
-#: Steps that wait on someone else's server and therefore get their own loop in `serve`.
-PEER_STEPS = ("webhooks",)
+#: Steps that wait on someone else's server and therefore each get their own loop in `serve`.
+PEER_STEPS = ("push", "webhooks")
 
 log = logging.getLogger("hwc.jobs")
 
@@ -91,11 +92,12 @@ class SweepLoop(threading.Thread):
 
 
 def start_workers(cfg, clock) -> list[SweepLoop]:
-    """The background loops of `serve`: the sweep (deadlines, pushes, staff) and, apart from it,
-    the webhooks, so a receiver that answers slowly delays only other webhooks."""
+    """The background loops of `serve`: the sweep (deadlines, staff) and, apart from it, one loop
+    per step that waits on a peer (pushes, webhooks), so a push service or municipality that
+    answers slowly never makes a deadline late, and a slow municipality never delays a push."""
     own = tuple(s for s in STEPS if s[0] not in PEER_STEPS)
-    peers = tuple(s for s in STEPS if s[0] in PEER_STEPS)
-    loops = [SweepLoop(cfg, clock, own, "hwc-sweep"), SweepLoop(cfg, clock, peers, "hwc-webhooks")]
+    loops = [SweepLoop(cfg, clock, own, "hwc-sweep")]
+    loops += [SweepLoop(cfg, clock, (s,), f"hwc-{s[0]}") for s in STEPS if s[0] in PEER_STEPS]
     for loop in loops:
         loop.start()
     return loops

@@ -213,3 +213,40 @@ def test_a_trickling_webhook_does_not_make_deadlines_or_escalations_late(
         finally:
             for loop in loops:
                 loop.stop()
+
+
+def test_a_trickling_push_service_does_not_make_deadlines_late(
+        app, db, clock, school, staff, municipality, trickler, monkeypatch):
+    """Pushes run in their own loop too: while one is stuck on a push service that trickles, the
+    sweep still expires a due signal on time."""
+    monkeypatch.setattr(push_deliver, "SEND_TIMEOUT", 25)  # stuck far longer than we wait below
+    peer = trickler()
+    ib = staff("Ilse Bedacht", ["receiver"])
+    subscriptions.subscribe(db, ib, Device(peer.url(path="/push/ib")).subscription(), "ib",
+                            clock.now(), allow_local=True)
+
+    def receive_at(when, reference):
+        clock.set(when)
+        row, _ = signals.receive(db, clock.now(), municipality_id=municipality["id"],
+                                 school_id=school["id"], reference=reference,
+                                 child=signals.Child("Sanne Verzonnen", "2017-04-02"))
+        return row["id"]
+
+    old = receive_at("2026-11-16T06:30:00Z", "OLD-1")      # expires Mon 23 Nov 07:30 local
+    receive_at("2026-11-23T06:05:00Z", "NEW-1")            # its push goes to the trickler
+    clock.set("2026-11-23T06:06:00Z")
+    cfg = dataclasses.replace(app.config["HWC"], sweep_interval=1)
+    loops = jobs.start_workers(cfg, clock)
+    try:
+        assert peer.connected.wait(10), "the push worker never called the push service"
+        clock.set("2026-11-23T07:00:30Z")
+        started = time.monotonic()
+        while time.monotonic() - started < 10:
+            if signals.get(db, old)["state"] == "expired":
+                break
+            threading.Event().wait(0.05)
+        assert signals.get(db, old)["state"] == "expired"
+        assert peer.bytes_sent < len(HTTP_TRICKLE)  # the push service was still trickling
+    finally:
+        for loop in loops:
+            loop.stop()

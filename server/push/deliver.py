@@ -135,11 +135,12 @@ _MOOT = (
 _PENDING = "sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= :now"
 
 
-def deliver_due(db, now: datetime, cfg, *, timeout: float = SEND_TIMEOUT,
+def deliver_due(db, now: datetime, cfg, *, timeout: float | None = None,
                 budget: float = RUN_BUDGET_SECONDS, monotonic=time.monotonic) -> dict:
     """Send every due job; one push per person, page and device, whatever the number of jobs,
     until the run's time `budget` (real seconds) is spent."""
     started = monotonic()
+    timeout = SEND_TIMEOUT if timeout is None else timeout
     stamp = iso(now)
     counts = {"push_sent": 0, "push_retry": 0, "push_given_up": 0, "push_moot": 0,
               "push_devices_removed": 0}

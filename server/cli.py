@@ -14,7 +14,7 @@ import click
 
 from . import config as config_mod
 from . import db as db_mod
-from . import jobs, municipalities, schools, webhooks
+from . import jobs, municipalities, schools, serving, webhooks
 from . import staff as staff_mod
 from .clock import SystemClock
 from .datadir import init_data_dir
@@ -316,8 +316,7 @@ def _serve(cfg, host: str, port: int, threads: int = 8, trusted_proxy: str | Non
     from . import create_app
 
     app = create_app({"data_dir": cfg.data_dir, "base_url": cfg.base_url})
-    loop = jobs.SweepLoop(app.config["HWC"], app.extensions["hwc_clock"])
-    loop.start()
+    loops = jobs.start_workers(app.config["HWC"], app.extensions["hwc_clock"])
     proxy = {}
     if trusted_proxy:
         # Behind a TLS proxy the client address comes from X-Forwarded-For, so rate limits on
@@ -326,9 +325,10 @@ def _serve(cfg, host: str, port: int, threads: int = 8, trusted_proxy: str | Non
                  "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="hwc-inbox",
-                       clear_untrusted_proxy_headers=True, **proxy)
+                       clear_untrusted_proxy_headers=True, **serving.waitress_limits(), **proxy)
     finally:
-        loop.stop()
+        for loop in loops:
+            loop.stop()
 
 
 def _setup_logging() -> None:

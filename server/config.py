@@ -6,12 +6,18 @@ privacy guarantee (a 'deadline' of 400 days is a retention policy nobody agreed 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 #: The checkout the app runs from: templates/, static/ and manifest.json live here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+#: A push-service host name as the allow-list (`push.subscriptions`) holds it: lower-case ASCII
+#: labels ending in a letter label, optionally `*.` first. No IP address, no trailing dot.
+PUSH_HOST_PATTERN = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 class ConfigError(ValueError):
@@ -42,6 +48,9 @@ class Config:
     api_rate_limit: str = "60/minute;20/second"
     #: Seconds between sweeps in `serve`.
     sweep_interval: int = 60
+    #: Push-service hosts allowed besides the built-in list (`push.subscriptions`), e.g. a
+    #: browser vendor's new service; `*.example.com` admits every name under it.
+    push_hosts: tuple = ()
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -72,6 +81,7 @@ _ENV = {
     "case_autoclose_days": "HWC_CASE_AUTOCLOSE_DAYS",
     "receipt_purge_days": "HWC_RECEIPT_PURGE_DAYS",
     "handover_minutes": "HWC_HANDOVER_MINUTES",
+    "push_hosts": "HWC_PUSH_HOSTS",
 }
 
 
@@ -97,6 +107,10 @@ def load(overrides: dict | None = None, env: dict | None = None) -> Config:
         values["sweep_interval"] = int(values["sweep_interval"])
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
+    if isinstance(values.get("push_hosts"), str):
+        values["push_hosts"] = values["push_hosts"].replace(",", " ").split()
+    if "push_hosts" in values:
+        values["push_hosts"] = tuple(str(h).strip().lower() for h in values["push_hosts"])
     cfg = replace(Config(), **values)
     validate(cfg)
     return cfg
@@ -116,3 +130,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("HWC_BASE_URL must be an origin only, like https://hwc.school.nl")
     if cfg.sweep_interval < 1:
         raise ConfigError("sweep_interval must be at least 1 second")
+    for host in cfg.push_hosts:
+        if not PUSH_HOST_PATTERN.fullmatch(host):
+            raise ConfigError(f"HWC_PUSH_HOSTS: {host!r} is not a host name like "
+                              "push.example.com or *.push.example.com")

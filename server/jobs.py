@@ -6,6 +6,11 @@ restart loses no timer and running the sweep twice does nothing twice.
 `STEPS` is the whole sweep, in order, in one place: the deadlines first (they only touch our own
 database), then pushes (an escalation must not wait for a municipality), then staff
 housekeeping, then the municipalities' webhooks (the step most at the mercy of a peer).
+
+In `serve` the push and webhooks steps each run in a loop of their own (`start_workers`): even
+with every call bounded (`server.outbound`) and a time budget per run, a slow peer must never make
+the next minute's deadlines late, and a slow municipality must never delay an escalation push.
+`purge` (cron) runs every step in one go.
 """
 from __future__ import annotations
 
@@ -37,6 +42,8 @@ def _webhooks(database, now, cfg) -> dict:
 #: (name, step): each step is a callable (db, now, cfg) -> counts without personal data.
 STEPS = (("deadlines", _deadlines), ("push", _push), ("staff", _staff),
          ("webhooks", _webhooks))
+#: Steps that wait on someone else's server and therefore each get their own loop in `serve`.
+PEER_STEPS = ("push", "webhooks")
 
 log = logging.getLogger("hwc.jobs")
 
@@ -63,17 +70,17 @@ def run_once(cfg, clock, steps=STEPS) -> dict:
 
 
 class SweepLoop(threading.Thread):
-    """Runs `run_once` every `cfg.sweep_interval` seconds until stopped."""
+    """Runs `run_once` (with `steps`) every `cfg.sweep_interval` seconds until stopped."""
 
-    def __init__(self, cfg, clock):
-        super().__init__(name="hwc-sweep", daemon=True)
-        self.cfg, self.clock = cfg, clock
+    def __init__(self, cfg, clock, steps=STEPS, name: str = "hwc-sweep"):
+        super().__init__(name=name, daemon=True)
+        self.cfg, self.clock, self.steps = cfg, clock, steps
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.is_set():
             try:
-                result = run_once(self.cfg, self.clock)
+                result = run_once(self.cfg, self.clock, self.steps)
                 if any(result.values()):
                     log.info("sweep: %s", ", ".join(f"{k}={v}" for k, v in result.items() if v))
             except Exception as exc:  # keep the loop alive; never log the message
@@ -82,3 +89,15 @@ class SweepLoop(threading.Thread):
 
     def stop(self) -> None:
         self.stopped.set()
+
+
+def start_workers(cfg, clock) -> list[SweepLoop]:
+    """The background loops of `serve`: the sweep (deadlines, staff) and, apart from it, one loop
+    per step that waits on a peer (pushes, webhooks), so a push service or municipality that
+    answers slowly never makes a deadline late, and a slow municipality never delays a push."""
+    own = tuple(s for s in STEPS if s[0] not in PEER_STEPS)
+    loops = [SweepLoop(cfg, clock, own, "hwc-sweep")]
+    loops += [SweepLoop(cfg, clock, (s,), f"hwc-{s[0]}") for s in STEPS if s[0] in PEER_STEPS]
+    for loop in loops:
+        loop.start()
+    return loops

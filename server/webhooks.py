@@ -22,12 +22,11 @@ import hmac
 import json
 import logging
 import secrets
-import urllib.error
-import urllib.request
+import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from . import retry
+from . import outbound, retry
 from .clock import iso
 from .db import write
 
@@ -45,6 +44,10 @@ BACKOFF_CAP = timedelta(hours=1)
 RETENTION = timedelta(days=30)
 #: At most this many events per municipality per run, so one busy receiver cannot starve others.
 BATCH = 100
+#: No new delivery starts after a run has taken this long (each call is bounded by its own
+#: TIMEOUT_SECONDS), so one slow receiver holds the webhook worker for a minute at most; what is
+#: left is sent in the next run.
+RUN_BUDGET_SECONDS = 45
 #: Receivers should refuse signatures older than this (replay protection); see docs.
 TOLERANCE_SECONDS = 300
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -115,38 +118,27 @@ def payload(event: dict) -> bytes:
                       separators=(",", ":"), sort_keys=True).encode()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: a receipt goes to the registered URL or nowhere."""
+def post(url: str, body: bytes, headers: dict, timeout: float | None = None) -> str | None:
+    """POST once; None on a 2xx answer, else a short reason (never the answer's body).
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-def post(url: str, body: bytes, headers: dict, timeout: float = TIMEOUT_SECONDS) -> str | None:
-    """POST once; None on a 2xx answer, else a short reason (never the answer's body)."""
-    handlers = [_NoRedirect()]
-    if urlsplit(url).hostname in LOCAL_HOSTS:
-        handlers.append(urllib.request.ProxyHandler({}))
-    opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "hwc-inbox-webhook/1", **headers})
+    `timeout` is the whole call's deadline (`server.outbound`), so a receiver that trickles its
+    answer cannot hold the webhook worker for longer. Redirects are never followed: a receipt goes
+    to the registered URL or nowhere. The URL is the operator's (`hwc-inbox municipality
+    webhook`), so an address on the municipality's own network is allowed."""
     try:
-        with opener.open(request, timeout=timeout) as response:
-            response.read(1024)
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if 300 <= exc.code < 400:
-            return f"redirect not followed (HTTP {exc.code})"
-        return f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return f"connection failed ({type(reason).__name__})"
+        answer = outbound.post(url, body, {"Content-Type": "application/json",
+                                           "User-Agent": "hwc-inbox-webhook/1", **headers},
+                               timeout=TIMEOUT_SECONDS if timeout is None else timeout,
+                               private_ok=True, max_answer=1024)
+    except OSError as exc:
+        return f"connection failed ({type(exc).__name__})"
     except Exception as exc:  # a broken peer (BadStatusLine, IncompleteRead, …) is a failure too
         return f"bad answer ({type(exc).__name__})"
-    if 200 <= status < 300:
+    if 200 <= answer.status < 300:
         return None
-    return f"HTTP {status}"
+    if 300 <= answer.status < 400:
+        return f"redirect not followed (HTTP {answer.status})"
+    return f"HTTP {answer.status}"
 
 
 def purge(db, now: datetime, retention: timedelta = RETENTION) -> dict:
@@ -184,8 +176,11 @@ def _claim(db, municipality_id: int, now: datetime) -> tuple[dict, dict] | None:
         return rows[0], head[0]
 
 
-def deliver_due(db, now: datetime, cfg=None, *, send=post) -> dict:
-    """The sweep job: purge, then deliver what is due, in order per municipality."""
+def deliver_due(db, now: datetime, cfg=None, *, send=post, budget: float = RUN_BUDGET_SECONDS,
+                monotonic=time.monotonic) -> dict:
+    """The sweep job: purge, then deliver what is due, in order per municipality, until the
+    run's time `budget` (real seconds) is spent."""
+    started = monotonic()
     result = {"webhooks_delivered": 0, "webhooks_failed": 0}
     retention = timedelta(days=cfg.receipt_purge_days) if cfg is not None else RETENTION
     result.update(purge(db, now, retention))
@@ -194,6 +189,9 @@ def deliver_due(db, now: datetime, cfg=None, *, send=post) -> dict:
         " ORDER BY municipality_id")]
     for municipality_id in municipality_ids:
         for _ in range(BATCH):
+            if monotonic() - started >= budget:
+                result["webhooks_deferred"] = 1
+                return result
             claimed = _claim(db, municipality_id, now)
             if claimed is None:
                 break

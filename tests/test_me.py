@@ -31,7 +31,7 @@ def staff_id(db, name: str) -> int:
 
 
 def subscribe(db, clock, who: int, label: str, n: int) -> dict:
-    return push_subscriptions.subscribe(db, who, PushDevice(f"https://push.example.net/{who}/{n}").subscription(),
+    return push_subscriptions.subscribe(db, who, PushDevice(f"https://fcm.googleapis.com/fcm/send/{who}-{n}").subscription(),
                           label, clock.now())
 
 

@@ -319,13 +319,13 @@ def test_not_json_and_too_many_devices(db, clock, people):
     with pytest.raises(push_subscriptions.SubscriptionError):
         push_subscriptions.subscribe(db, people["receiver"], "{not json", "", clock.now())
     for i in range(push_subscriptions.MAX_SUBSCRIPTIONS):
-        push_subscriptions.subscribe(db, people["receiver"], good_sub(f"https://push.example.org/{i}"), "",
+        push_subscriptions.subscribe(db, people["receiver"], good_sub(f"https://fcm.googleapis.com/fcm/send/{i}"), "",
                        clock.now())
     with pytest.raises(push_subscriptions.SubscriptionError, match="apparaten"):
-        push_subscriptions.subscribe(db, people["receiver"], good_sub("https://push.example.org/x"), "",
+        push_subscriptions.subscribe(db, people["receiver"], good_sub("https://fcm.googleapis.com/fcm/send/x"), "",
                        clock.now())
     # re-subscribing a known device is not a new one
-    push_subscriptions.subscribe(db, people["receiver"], good_sub("https://push.example.org/3"), "",
+    push_subscriptions.subscribe(db, people["receiver"], good_sub("https://fcm.googleapis.com/fcm/send/3"), "",
                    clock.now())
     assert len(push_subscriptions.list_for(db, people["receiver"])) == push_subscriptions.MAX_SUBSCRIPTIONS
 

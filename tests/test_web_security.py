@@ -91,7 +91,7 @@ def world(app, db, clock, school, other_school, token, client, auth):
     receiver_id = db.conn.execute(
         "SELECT id FROM staff WHERE display_name='Ilse Bedacht'").fetchone()[0]
     sub = push_subscriptions.subscribe(db, receiver_id,
-                         PushDevice("https://push.example.invalid/send/x").subscription(), "",
+                         PushDevice("https://fcm.googleapis.com/fcm/send/x").subscription(), "",
                          clock.now())
     values = {"signal_id": sid, "staff_id": teacher_id, "token": pending,
               "reference": "REF-1", "filename": "css/app.css",

@@ -6,17 +6,20 @@ never a signal's state.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from py_vapid import Vapid
 
-from .. import escalation, retry, signals
+from .. import escalation, outbound, retry, signals
 from ..clock import iso
 from ..db import write
 from ..schools import Calendars
+from . import subscriptions
 from .vapid import load_vapid, subject_for
 
 log = logging.getLogger("hwc.push")
@@ -33,8 +36,11 @@ EVENTS = tuple(URL_FOR_EVENT)
 TTL_SECONDS = 12 * 3600
 #: Every push asks the person to act before school starts: wake the device.
 URGENCY = "high"
-#: Seconds per HTTP call to a push service.
+#: Seconds per HTTP call to a push service, for the whole call (`server.outbound`).
 SEND_TIMEOUT = 10
+#: No new person's pushes start after a run has taken this long, so a slow push service delays
+#: the next sweep's deadlines by a bounded time; who is left is pushed in the next run.
+RUN_BUDGET_SECONDS = 30
 #: Attempts per job before it is given up (backoff 1, 2, 4, 8, 16, 30, 30 min: ~1.5 h in all).
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
@@ -59,10 +65,34 @@ class Outcome:
         return f"http {self.status}" if self.status else "network"
 
 
+class _Session:
+    """Stands in for the `requests.Session` pywebpush posts through, so the POST goes through
+    `server.outbound`: one total deadline for the whole call (requests' timeout is per read),
+    the endpoint's address checked at connect time, no proxy and no redirect."""
+
+    def __init__(self, timeout: float, allow_local: bool):
+        self.timeout, self.allow_local = timeout, allow_local
+
+    def post(self, url, data=None, headers=None, timeout=None):
+        return _Response(outbound.post(url, data or b"", dict(headers or {}),
+                                       timeout=self.timeout, loopback_ok=self.allow_local))
+
+
+class _Response:
+    """The parts of a `requests.Response` pywebpush and `send` read."""
+
+    def __init__(self, answer: outbound.Answer):
+        self.status_code, self.reason = answer.status, answer.reason
+        self.headers, self.text = answer.headers, answer.text
+
+
 def send(subscription: dict, payload: dict, ttl: int, urgency: str, *, vapid: Vapid,
-         subject: str, timeout: float = SEND_TIMEOUT, topic: str | None = None) -> Outcome:
-    """Encrypt and send one push to one device. Never raises for push-service trouble."""
-    import requests
+         subject: str, timeout: float = SEND_TIMEOUT, topic: str | None = None,
+         allow_local: bool = False) -> Outcome:
+    """Encrypt and send one push to one device. Never raises for push-service trouble.
+
+    `timeout` bounds the whole call. `allow_local` lets the call reach this machine (tests and a
+    local push-service stand-in); otherwise only public addresses are called."""
     from pywebpush import WebPushException, webpush
 
     info = {"endpoint": subscription["endpoint"],
@@ -74,7 +104,8 @@ def send(subscription: dict, payload: dict, ttl: int, urgency: str, *, vapid: Va
         resp = webpush(info, data=json.dumps(payload, separators=(",", ":")),
                        vapid_private_key=vapid,
                        vapid_claims={"sub": subject},  # fresh dict per call: webpush mutates it
-                       ttl=ttl, timeout=timeout, headers=headers)
+                       ttl=ttl, timeout=timeout, headers=headers,
+                       requests_session=_Session(timeout, allow_local))
     except WebPushException as exc:
         resp = exc.response
         if resp is None:
@@ -85,7 +116,7 @@ def send(subscription: dict, payload: dict, ttl: int, urgency: str, *, vapid: Va
         if status == 429 or status >= 500:
             return Outcome("retry", status, retry.retry_after_seconds(resp.headers.get("Retry-After")))
         return Outcome("rejected", status)
-    except requests.RequestException:
+    except (OSError, http.client.HTTPException):  # network, deadline, refused address
         return Outcome("retry")
     return Outcome("ok", resp.status_code)
 
@@ -104,8 +135,12 @@ _MOOT = (
 _PENDING = "sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= :now"
 
 
-def deliver_due(db, now: datetime, cfg, *, timeout: float = SEND_TIMEOUT) -> dict:
-    """Send every due job; one push per person, page and device, whatever the number of jobs."""
+def deliver_due(db, now: datetime, cfg, *, timeout: float | None = None,
+                budget: float = RUN_BUDGET_SECONDS, monotonic=time.monotonic) -> dict:
+    """Send every due job; one push per person, page and device, whatever the number of jobs,
+    until the run's time `budget` (real seconds) is spent."""
+    started = monotonic()
+    timeout = SEND_TIMEOUT if timeout is None else timeout
     stamp = iso(now)
     counts = {"push_sent": 0, "push_retry": 0, "push_given_up": 0, "push_moot": 0,
               "push_devices_removed": 0}
@@ -125,6 +160,9 @@ def deliver_due(db, now: datetime, cfg, *, timeout: float = SEND_TIMEOUT) -> dic
     schools = Calendars(db)
     notified: set[str] = set()
     for staff_id in people:
+        if monotonic() - started >= budget:
+            counts["push_deferred"] = 1  # unclaimed, so the next run sends them
+            break
         with write(db):  # claim this person's due jobs (a lease against a parallel worker)
             cur = db.conn.execute(
                 f"UPDATE push_jobs SET attempts = attempts + 1, next_attempt_at = :lease"
@@ -142,9 +180,14 @@ def deliver_due(db, now: datetime, cfg, *, timeout: float = SEND_TIMEOUT) -> dic
             for device in devices:
                 if device["id"] in outcomes or not _still_there(db, device["id"]):
                     continue
+                if not subscriptions.endpoint_allowed(device["endpoint"], allow_local=cfg.testing,
+                                                      extra_hosts=cfg.push_hosts):
+                    outcomes[device["id"]] = Outcome("gone")  # not a push service: forget it
+                    continue
                 outcomes[device["id"]] = send(
                     device, payload_for(group[0]["event"]), TTL_SECONDS, URGENCY,
-                    vapid=vapid, subject=subject, timeout=timeout, topic=url.strip("/"))
+                    vapid=vapid, subject=subject, timeout=timeout, topic=url.strip("/"),
+                    allow_local=cfg.testing)
             result = _record(db, now, staff_id, group, outcomes, schools)
             for key, value in result.items():
                 counts[key] += value

@@ -1,6 +1,8 @@
 """Devices that receive a person's pushes: validating a browser's PushSubscription, storing,
-listing and removing it. The endpoint is where the server will POST, so it is checked as an
-address the server may connect to (see `server.outbound`)."""
+listing and removing it. The endpoint is where the server will POST, so it must be a push
+service a browser could have given (`PUSH_SERVICE_HOSTS`, extended by the operator with
+`HWC_PUSH_HOSTS`), and the address it resolves to is checked again when the server connects
+(`server.outbound`)."""
 from __future__ import annotations
 
 import base64
@@ -13,13 +15,20 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..clock import iso
+from ..config import PUSH_HOST_PATTERN
 from ..db import write
-from .vapid import _is_ip
 
 #: Devices per person; more is almost certainly forgotten phones.
 MAX_SUBSCRIPTIONS = 10
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+#: The push services of the browsers people use (Chrome/Edge on Android and desktop: FCM;
+#: Firefox: Mozilla autopush; Safari and iOS home-screen apps: Apple; legacy Edge: WNS).
+#: `*.` admits every name under that domain. An operator adds hosts with HWC_PUSH_HOSTS.
+PUSH_SERVICE_HOSTS = ("fcm.googleapis.com", "updates.push.services.mozilla.com",
+                      "*.push.services.mozilla.com", "*.push.apple.com", "*.notify.windows.com")
+_LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class SubscriptionError(ValueError):
@@ -40,34 +49,71 @@ def _b64url(text, want_len: int, what: str) -> bytes:
     return raw
 
 
-def parse_subscription(obj, *, allow_local: bool = False) -> tuple[str, str, str]:
-    """Validate a browser's PushSubscription JSON; returns (endpoint, p256dh, auth).
+def host_allowed(host: str, extra_hosts=()) -> bool:
+    """Whether `host` (as written in the URL) is one of the allowed push services. Only the exact
+    canonical spelling counts: no trailing dot, no numeric form (`127.1`, `0x7f.1`), nothing the
+    resolver could read as another name - a host either equals an entry or ends with `.entry`."""
+    if not PUSH_HOST_PATTERN.fullmatch(host) or host.startswith("*"):
+        return False
+    for entry in (*PUSH_SERVICE_HOSTS, *extra_hosts):
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]):
+                return True
+        elif host == entry:
+            return True
+    return False
 
-    The endpoint must be https on a public host name: the server will POST to it, so a
-    subscription must not be able to point the server at itself or the internal network.
-    `allow_local` admits http and loopback addresses (tests and a local push-service stand-in).
-    """
-    if not isinstance(obj, dict):
-        raise SubscriptionError("Het abonnement ontbreekt.")
-    endpoint, keys = obj.get("endpoint"), obj.get("keys")
+
+def _is_local(host: str) -> bool:
+    """This machine, in the spelling the test push service uses (canonical only)."""
+    return host in _LOCAL_NAMES
+
+
+def check_endpoint(endpoint, *, allow_local: bool = False, extra_hosts=()) -> str:
+    """The endpoint if the server may POST to it, else SubscriptionError (Dutch, safe to show).
+
+    It must be https on a known push service (`host_allowed`): a subscription must not be able to
+    point the server at itself or the internal network (`https://127.1/`, `https://0x7f.1/`,
+    `https://localhost./` are all loopback to the resolver). `allow_local` also admits http(s)
+    to this machine (tests and a local push-service stand-in). Checked at subscribe time and
+    again before every send, so a host dropped from the allow-list is no longer called."""
     if not isinstance(endpoint, str) or not 0 < len(endpoint) <= 2048:
         raise SubscriptionError("Het adres van de pushdienst ontbreekt of is te lang.")
+    if not endpoint.isascii() or any(ch.isspace() or ord(ch) < 32 for ch in endpoint):
+        raise SubscriptionError("Het adres van de pushdienst is ongeldig.")
     try:
         parts = urlsplit(endpoint)
-        host = (parts.hostname or "").lower()
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        host = parts.hostname or ""
+        port = parts.port
     except ValueError:
         raise SubscriptionError("Het adres van de pushdienst is ongeldig.") from None
     if parts.username or parts.password or not host or parts.fragment:
         raise SubscriptionError("Het adres van de pushdienst is ongeldig.")
-    local_host = host == "localhost" or host.endswith(".localhost") or _is_ip(host)
-    if allow_local:
-        if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not local_host):
+    if allow_local and _is_local(host):
+        if parts.scheme not in ("https", "http"):
             raise SubscriptionError("Het adres van de pushdienst moet https gebruiken.")
     elif parts.scheme != "https":
         raise SubscriptionError("Het adres van de pushdienst moet https gebruiken.")
-    elif local_host or "." not in host:
+    elif port not in (None, 443) or not host_allowed(host, extra_hosts):
         raise SubscriptionError("Het adres van de pushdienst is geen openbare pushdienst.")
+    return endpoint
+
+
+def endpoint_allowed(endpoint, *, allow_local: bool = False, extra_hosts=()) -> bool:
+    try:
+        check_endpoint(endpoint, allow_local=allow_local, extra_hosts=extra_hosts)
+    except SubscriptionError:
+        return False
+    return True
+
+
+def parse_subscription(obj, *, allow_local: bool = False,
+                       extra_hosts=()) -> tuple[str, str, str]:
+    """Validate a browser's PushSubscription JSON; returns (endpoint, p256dh, auth)."""
+    if not isinstance(obj, dict):
+        raise SubscriptionError("Het abonnement ontbreekt.")
+    endpoint, keys = obj.get("endpoint"), obj.get("keys")
+    check_endpoint(endpoint, allow_local=allow_local, extra_hosts=extra_hosts)
     if not isinstance(keys, dict):
         raise SubscriptionError("De sleutels van het abonnement ontbreken.")
     p256dh_raw = _b64url(keys.get("p256dh"), 65, "p256dh")
@@ -101,7 +147,7 @@ def label_from_user_agent(user_agent: str) -> str:
 
 
 def subscribe(db, staff_id: int, subscription_json, label: str, now: datetime, *,
-              allow_local: bool = False) -> dict:
+              allow_local: bool = False, extra_hosts=()) -> dict:
     """Store (or move to this person) a device's push subscription; returns its public row.
 
     An endpoint belongs to one browser profile; if someone else subscribed it before (a shared
@@ -112,7 +158,8 @@ def subscribe(db, staff_id: int, subscription_json, label: str, now: datetime, *
             subscription_json = json.loads(subscription_json)
         except ValueError:
             raise SubscriptionError("Het abonnement is geen geldige JSON.") from None
-    endpoint, p256dh, auth = parse_subscription(subscription_json, allow_local=allow_local)
+    endpoint, p256dh, auth = parse_subscription(subscription_json, allow_local=allow_local,
+                                                extra_hosts=extra_hosts)
     label = _clean_label(label)
     with write(db):
         person = list(db.query("SELECT active FROM staff WHERE id = ?", (staff_id,)))

@@ -50,7 +50,7 @@ def subscribe():
         request.headers.get("User-Agent", ""))
     try:
         row = subscriptions.subscribe(get_db(), current_staff().id, body.get("subscription"), label,
-                             now(), allow_local=cfg().testing)
+                             now(), allow_local=cfg().testing, extra_hosts=cfg().push_hosts)
     except subscriptions.SubscriptionError as exc:
         return jsonify({"error": str(exc)}), 422
     return jsonify(row), 201

@@ -1,0 +1,56 @@
+"""The limits `serve` gives waitress, the server at the edge of this process.
+
+`serve` is meant to sit behind a TLS reverse proxy (docs/deploy.md), which buffers requests and
+times out slow clients. These limits make the server itself hard to starve when it is reached
+without one (a mistake, or an attacker on the same network):
+
+* Bodies are refused on their declared size (413) *before* they are read. waitress has one
+  global limit, so it is the largest body any route takes (a CSV upload of up to 1 MiB, plus
+  room for the multipart framing); smaller per-route limits stay in the app (the API: 8 KiB,
+  `web/api.py`).
+* A body is kept in memory, never spilled to a temporary file: a request body can hold a
+  child's name, and a temp file would leave it on disk.
+* Many open connections: waitress stops accepting at `connection_limit`, so the limit is high
+  (with poll(), which has no 1024-descriptor ceiling as select() has) and idle connections are
+  closed after `channel_timeout`. waitress has no deadline for a request that keeps trickling
+  in; that is the proxy's job (its header and body timeouts), which is why the proxy is needed.
+"""
+from __future__ import annotations
+
+#: The largest request body any route accepts: a 1 MiB CSV upload plus its multipart framing.
+MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024
+#: Request line and headers together; a browser with our cookies sends a few KiB.
+MAX_HEADER_BYTES = 32 * 1024
+#: Seconds an idle connection is kept open (longer than the proxy's upstream keep-alive).
+CHANNEL_TIMEOUT = 60
+#: Seconds between looks for idle connections.
+CLEANUP_INTERVAL = 10
+#: Most connections at once; below the descriptor limit, leaving room for files and sockets.
+MAX_CONNECTIONS = 1000
+
+
+def connection_limit(fd_limit: int | None = None) -> int:
+    """`MAX_CONNECTIONS`, or less when the process may open fewer files (each connection is one
+    descriptor; the databases, logs and outgoing calls need some too)."""
+    if fd_limit is None:
+        try:
+            import resource
+            fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        except (ImportError, OSError, ValueError):
+            fd_limit = 1024
+    if fd_limit < 0:  # RLIM_INFINITY
+        return MAX_CONNECTIONS
+    return max(50, min(MAX_CONNECTIONS, fd_limit - 100))
+
+
+def waitress_limits(fd_limit: int | None = None) -> dict:
+    """The keyword arguments for `waitress.serve` that bound what one client can hold."""
+    return {
+        "max_request_body_size": MAX_BODY_BYTES,
+        "inbuf_overflow": MAX_BODY_BYTES,
+        "max_request_header_size": MAX_HEADER_BYTES,
+        "connection_limit": connection_limit(fd_limit),
+        "asyncore_use_poll": True,
+        "channel_timeout": CHANNEL_TIMEOUT,
+        "cleanup_interval": CLEANUP_INTERVAL,
+    }

@@ -208,6 +208,65 @@ CREATE TABLE keys.intake (
 );
 """
 
+#: Operators (beheerders) and leerplicht officers are people with passkeys, sessions and invites
+#: like school staff, but belong to no school (an officer belongs to one municipality): `staff`
+#: and `invites` lose NOT NULL on school_id and gain municipality_id, and `staff_roles` learns the
+#: two new roles (docs/decisions/0010-region-people-in-staff.md).
+_MIGRATION_REGION_PEOPLE = """
+CREATE TABLE main.staff_new (
+    id INTEGER PRIMARY KEY,
+    school_id INTEGER REFERENCES schools(id),
+    display_name TEXT NOT NULL,
+    group_name TEXT NOT NULL DEFAULT '',
+    user_handle BLOB NOT NULL UNIQUE,
+    active INTEGER NOT NULL DEFAULT 1,
+    away_until TEXT,
+    created_at TEXT NOT NULL,
+    municipality_id INTEGER REFERENCES municipalities(id),
+    CHECK (school_id IS NULL OR municipality_id IS NULL)
+);
+INSERT INTO main.staff_new (id, school_id, display_name, group_name, user_handle, active,
+    away_until, created_at) SELECT id, school_id, display_name, group_name, user_handle, active,
+    away_until, created_at FROM main.staff;
+DROP TABLE main.staff;
+ALTER TABLE main.staff_new RENAME TO staff;
+CREATE TABLE main.staff_roles_new (
+    staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('director', 'receiver', 'backup', 'teacher', 'operator',
+        'officer')),
+    PRIMARY KEY (staff_id, role)
+);
+INSERT INTO main.staff_roles_new (staff_id, role) SELECT staff_id, role FROM main.staff_roles;
+DROP TABLE main.staff_roles;
+ALTER TABLE main.staff_roles_new RENAME TO staff_roles;
+CREATE TABLE main.invites_new (
+    id INTEGER PRIMARY KEY,
+    school_id INTEGER REFERENCES schools(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    user_handle BLOB NOT NULL,
+    staff_id INTEGER REFERENCES staff(id) ON DELETE CASCADE,
+    display_name TEXT NOT NULL,
+    group_name TEXT NOT NULL DEFAULT '',
+    roles TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    withdrawn_at TEXT,
+    municipality_id INTEGER REFERENCES municipalities(id),
+    CHECK (school_id IS NULL OR municipality_id IS NULL)
+);
+INSERT INTO main.invites_new (id, school_id, token_hash, user_handle, staff_id, display_name,
+    group_name, roles, created_by, created_at, expires_at, used_at, withdrawn_at)
+    SELECT id, school_id, token_hash, user_handle, staff_id, display_name, group_name, roles,
+    created_by, created_at, expires_at, used_at, withdrawn_at FROM main.invites;
+DROP TABLE main.invites;
+ALTER TABLE main.invites_new RENAME TO invites;
+CREATE INDEX main.invites_school ON invites(school_id);
+CREATE INDEX main.staff_municipality ON staff(municipality_id);
+ALTER TABLE main.schools ADD COLUMN place TEXT NOT NULL DEFAULT ''
+"""
+
 #: Named migrations, applied in list order, each once (recorded in main.schema_migrations).
 #: Append new ones at the end with a new name; never edit or reorder applied ones. Names (not
 #: numbers) let work on separate branches add migrations without colliding.
@@ -321,7 +380,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             minutes INTEGER NOT NULL
         );
     """),
+    ("0013_region_people", _MIGRATION_REGION_PEOPLE),
 ]
+
+#: Migrations that rebuild a table other tables point at. SQLite cannot drop a NOT NULL or
+#: widen a CHECK in place; its documented procedure (new table, copy, drop, rename) needs
+#: `PRAGMA foreign_keys=OFF`, which cannot change inside a transaction, so `migrate` switches it
+#: off around the transaction when one of these is pending — with foreign keys ON, dropping the
+#: old `staff` would cascade-delete every passkey, session and push subscription. Before the
+#: commit `PRAGMA foreign_key_check` must come back empty. See docs/decisions/0010.
+FOREIGN_KEYS_OFF = {"0013_region_people"}
 
 
 #: The key store's tables, (re)created at every start: keys.db is never backed up, so after a
@@ -348,18 +416,28 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Bring both files up to the newest schema; safe to call at every start."""
-    with write(db):
-        db.conn.execute("CREATE TABLE IF NOT EXISTS main.schema_migrations ("
-                        " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
-        done = set(applied_migrations(db))
-        for name, script in MIGRATIONS:
-            if name in done:
-                continue
-            for statement in _statements(script):
+    db.conn.execute("CREATE TABLE IF NOT EXISTS main.schema_migrations ("
+                    " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+    pending = {name for name, _ in MIGRATIONS} - set(applied_migrations(db))
+    rebuild = bool(pending & FOREIGN_KEYS_OFF)
+    if rebuild:
+        db.conn.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; see FOREIGN_KEYS_OFF
+    try:
+        with write(db):
+            done = set(applied_migrations(db))
+            for name, script in MIGRATIONS:
+                if name in done:
+                    continue
+                for statement in _statements(script):
+                    db.conn.execute(statement)
+                db.conn.execute("INSERT INTO main.schema_migrations (name) VALUES (?)", (name,))
+            if rebuild and db.conn.execute("PRAGMA main.foreign_key_check").fetchall():
+                raise StorageError("a table rebuild left dangling foreign keys; nothing changed")
+            for statement in _statements(_KEYS_SCHEMA):
                 db.conn.execute(statement)
-            db.conn.execute("INSERT INTO main.schema_migrations (name) VALUES (?)", (name,))
-        for statement in _statements(_KEYS_SCHEMA):
-            db.conn.execute(statement)
+    finally:
+        if rebuild:
+            db.conn.execute("PRAGMA foreign_keys=ON")
     return applied_migrations(db)
 
 

@@ -12,7 +12,7 @@ from .. import config as config_mod
 from ..clock import SystemClock
 from ..config import PROJECT_ROOT
 from ..datadir import init_data_dir
-from . import admin, api, auth, base, guards, inbox, me, pwa, teacher
+from . import admin, api, auth, base, guards, inbox, me, operator, portal, pwa, teacher
 from . import push as push_routes
 
 
@@ -47,7 +47,8 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     auth.init_app(app)          # server-side sessions, Flask-Login, CSRF, origin check, /auth
     auth.csrf.exempt(api.bp)    # the machine API has a bearer token, not a browser session
     app.jinja_env.globals["passkey_fresh"] = guards.assertion_is_fresh
-    for blueprint in (admin.bp, push_routes.bp, inbox.bp, teacher.bp, pwa.bp, me.bp):
+    for blueprint in (admin.bp, push_routes.bp, inbox.bp, teacher.bp, pwa.bp, me.bp, portal.bp,
+                      operator.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

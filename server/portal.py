@@ -8,18 +8,15 @@ the receipt remain. Errors are Dutch and never repeat a submitted value.
 """
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from . import dutch, intake, municipalities, receipts, signals, submissions
 from .clock import local
+from .csvin import iso_birth_date
 
-MAX_CHILDREN = 12
-
-_DMY = re.compile(r"^\s*([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})\s*$")
-_YMD = re.compile(r"^\s*([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})\s*$")
+MAX_UPLOAD_ROWS = 50  # per form or upload; also caps the rows one send route accepts
 
 DATE_HELP = "Schrijf de geboortedatum als dd-mm-jjjj, bijvoorbeeld 31-01-2017."
 _FIELD_TEXT = {
@@ -29,23 +26,6 @@ _FIELD_TEXT = {
                   "apostroffen en punten.",
     "child.birth_date": DATE_HELP,
 }
-
-
-def iso_birth_date(text: str) -> str | None:
-    """'31-01-2017', '31/1/2017', '2017-01-31' → '2017-01-31'; None if it is no real date."""
-    text = (text or "").strip()
-    m = _DMY.match(text)
-    if m:
-        day, month, year = (int(g) for g in m.groups())
-    else:
-        m = _YMD.match(text)
-        if not m:
-            return None
-        year, month, day = (int(g) for g in m.groups())
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return None
 
 
 def dutch_problems(details: list[dict]) -> list[str]:
@@ -101,7 +81,7 @@ def rows_from_form(schools_: list, names: list, dates: list, refs: list) -> list
     """The filled-in rows of a form with repeated fields; a row left wholly empty is skipped."""
     out = []
     n = max(len(schools_), len(names), len(dates), len(refs), 0)
-    for i in range(min(n, MAX_CHILDREN)):
+    for i in range(min(n, MAX_UPLOAD_ROWS)):
         get = lambda seq: (seq[i] if i < len(seq) else "") or ""  # noqa: E731
         name, birth, ref = " ".join(get(names).split()), get(dates).strip(), get(refs).strip()
         if not (name or birth or ref):
@@ -134,6 +114,27 @@ def check(db, now: datetime, municipality_id: int, children: list[Child]) -> lis
             child.problems.append("Dit kenmerk staat al op een andere regel.")
         seen.add(child.reference)
     return children
+
+
+def check_upload(db, now: datetime, municipality_id: int,
+                 lines: list[tuple[int, dict | None]]) -> tuple[list[Child], list[tuple[int, list[str]]]]:
+    """The rows of an uploaded CSV, checked like the form: (valid children, [(line, problems)]).
+    A refused row keeps only its line number and the Dutch problems — none of its values."""
+    good, refused = [], []
+    candidates = []
+    for line, values in lines[:MAX_UPLOAD_ROWS]:
+        if values is None:
+            refused.append((line, ["Deze regel heeft niet precies vier kolommen."]))
+            continue
+        candidates.append((line, Child(school=values["school"].upper(), name=" ".join(values["name"].split()),
+                                       birth_date=values["birth_date"], reference=values["reference"])))
+    check(db, now, municipality_id, [c for _line, c in candidates])
+    for line, child in candidates:
+        (good.append(child) if child.ok else refused.append((line, child.problems)))
+    if len(lines) > MAX_UPLOAD_ROWS:
+        refused.append((lines[MAX_UPLOAD_ROWS][0], [f"Meer dan {MAX_UPLOAD_ROWS} regels: de rest is "
+                                                    "niet gelezen. Verstuur die in een tweede bestand."]))
+    return good, refused
 
 
 @dataclass

@@ -180,3 +180,50 @@ def test_cli_style_invite_needs_a_municipality(db, clock):
     from server import region
     with pytest.raises(staff_mod.StaffError):
         region.create_invite(db, clock.now(), role="officer", display_name="X Y", actor="t")
+
+
+def upload(device: Device, content: bytes, filename="vt.csv"):
+    import io
+    html = device.client.get("/gemeente/upload").get_data(as_text=True)
+    return device.client.post("/gemeente/upload", data={
+        "csrf_token": csrf_of(html), "file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data")
+
+
+def test_csv_upload_preview_then_send_only_valid_rows(officer, db, other_school):
+    csv_text = ("\ufeffNaam;Geboortedatum;School;Kenmerk\r\n"
+                f"{NAME};02-04-2017;{BRIN};CSV-1\r\n"
+                f"Kees Geweigerd;31-02-2017;{BRIN};CSV-2\r\n"
+                f"{NAME2};2011-09-30;{OTHER_BRIN};CSV-3\r\n"
+                "te;weinig\r\n"
+                f"Lot Verzonnen;01-05-2016;{BRIN};\r\n")
+    resp = upload(officer, csv_text.encode("utf-8"))
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert NAME in html and "Lot Verzonnen" in html  # the rows to check
+    assert "Regel 3:" in html and "dd-mm-jjjj" in html and "Kees" not in html  # refused: no values
+    assert "Regel 4:" in html and "Kies een school uit de lijst" in html and NAME2 not in html
+    assert "Regel 5:" in html and "vier kolommen" in html
+    assert db.conn.execute("SELECT count(*) FROM signals").fetchone()[0] == 0
+    officer.step_up()
+    sent = confirm(officer, resp)
+    assert sent.status_code == 201
+    refs = sorted(r[0] for r in db.conn.execute("SELECT reference FROM signals"))
+    assert refs[0] == "CSV-1" and refs[1].startswith("HWC-") and len(refs) == 2
+
+
+def test_csv_upload_errors_in_dutch(officer, db):
+    resp = upload(officer, b"naam,geboortedatum,school,kenmerk,bsn\nA,01-01-2017,12AB,R,1\n")
+    assert resp.status_code == 422 and "precies de kolommen" in resp.get_data(as_text=True)
+    resp = upload(officer, b"")
+    assert resp.status_code == 422
+    too_big = b"naam;geboortedatum;school;kenmerk\n" + b"x" * (200 * 1024)
+    assert upload(officer, too_big).status_code == 413
+    assert db.conn.execute("SELECT count(*) FROM signals").fetchone()[0] == 0
+
+
+def test_csv_upload_needs_csrf(officer):
+    import io
+    resp = officer.client.post("/gemeente/upload", data={"file": (io.BytesIO(b"x"), "a.csv")},
+                               content_type="multipart/form-data")
+    assert resp.status_code == 400

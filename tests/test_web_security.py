@@ -74,7 +74,8 @@ R["/admin/invite/qr/<token>.svg"] = dict(anon=LOGIN, teacher=403, receiver=403, 
                                          director=200, other=404,  # school A's invite
                                          operator=403, officer=403)
 # The leerplicht portal: officers only; the operator's pages: operators only.
-for _page in ("/gemeente/", "/gemeente/signalen/nieuw", "/gemeente/ontvangstbevestigingen"):
+for _page in ("/gemeente/", "/gemeente/signalen/nieuw", "/gemeente/ontvangstbevestigingen",
+              "/gemeente/upload"):
     R[_page] = dict(dict.fromkeys(ROLES, 403), anon=LOGIN, officer=200)
 for _page in ("/beheer/", "/beheer/scholen/nieuw", "/beheer/scholen/<int:school_id>",
               "/beheer/gemeenten", "/beheer/cijfers"):

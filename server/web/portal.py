@@ -10,18 +10,30 @@ is parked on the server. No name, birth date or school choice ever goes into a U
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from flask_wtf.csrf import ValidationError, validate_csrf
 
-from .. import municipalities
+from .. import csvin, municipalities
 from .. import portal as portal_mod
 from .base import cfg, deadlines, get_db, limiter, now
-from .guards import assertion_is_fresh, current_staff, login_manager
+from .guards import assertion_is_fresh, csrf, current_staff, login_manager
 
 bp = Blueprint("portal", __name__, url_prefix="/gemeente")
 EMPTY_ROWS = 3
+#: An upload is read in memory only: werkzeug keeps a file part in memory up to 500 KiB, so a
+#: limit well below that means the spreadsheet never touches a disk (no temporary file).
+UPLOAD_MAX = 128 * 1024
 
 
 @bp.before_request
 def _officer_only():
+    if request.endpoint == "portal.upload_preview" and request.method == "POST":
+        # The size limit must be set before anything reads the body, so this one form's CSRF
+        # check runs here instead of in CSRFProtect (which reads the form first).
+        request.max_content_length = UPLOAD_MAX
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError:
+            abort(400)
     me = current_staff()
     if me is None:
         return login_manager.unauthorized()
@@ -97,3 +109,32 @@ def send():
 def receipts():
     rows = portal_mod.receipt_rows(get_db(), now(), _municipality_id())
     return render_template("portal/receipts.html", rows=rows)
+
+
+@bp.get("/upload")
+def upload():
+    return render_template("portal/upload.html", error=None)
+
+
+@bp.post("/upload")
+@csrf.exempt  # checked in _officer_only, after the size limit is set
+def upload_preview():
+    """Preview of an uploaded CSV: valid rows to confirm (the check step), refused rows by line
+    number with Dutch errors and without their values. The file is parsed in memory, never
+    saved; confirming posts the valid rows to the same send route as the form."""
+    db, at = get_db(), now()
+    file = request.files.get("file")
+    raw = file.read(UPLOAD_MAX + 1) if file else b""
+    try:
+        if not raw:
+            raise csvin.CsvError("Kies een CSV-bestand.")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")  # Excel's 'CSV' on Windows
+        lines = csvin.read(text)
+    except csvin.CsvError as exc:
+        return render_template("portal/upload.html", error=str(exc)), 422
+    good, refused = portal_mod.check_upload(db, at, _municipality_id(), lines)
+    return render_template("portal/check.html", children=good, refused=refused, stale=False,
+                           upload=True), (200 if good else 422)

@@ -21,7 +21,7 @@ bp = Blueprint("portal", __name__, url_prefix="/gemeente")
 EMPTY_ROWS = 3
 #: An upload is read in memory only: werkzeug keeps a file part in memory up to 500 KiB, so a
 #: limit well below that means the spreadsheet never touches a disk (no temporary file).
-UPLOAD_MAX = 128 * 1024
+UPLOAD_MAX = 64 * 1024  # docs/deploy.md: the proxy limits bodies to 64 KiB too
 
 
 @bp.before_request

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from server.cli import main
 
 from ..forensics import needles_for, scan
-from .test_morning import axe_check, axe_source, invite_via_ui  # noqa: F401 (fixture)
+from .test_morning import axe_check, axe_source, invite_via_ui  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +29,7 @@ def shown_link(page) -> str:
     return page.locator("[data-invite-link]").input_value()
 
 
-def test_region_from_the_browser(live_server, person, axe_source):
+def test_region_from_the_browser(live_server, person, axe_source):  # noqa: F811
     out = CliRunner().invoke(main, ["--data-dir", str(live_server.data_dir), "invite", "--role",
                                     "operator", "--name", "Bea Beheer", "--no-qr",
                                     "--base-url", live_server.base_url])

@@ -381,6 +381,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
     """),
     ("0013_region_people", _MIGRATION_REGION_PEOPLE),
+    ("0014_officer_push", """
+        ALTER TABLE main.signals ADD COLUMN officer_alerted_at TEXT;
+        UPDATE main.signals SET officer_alerted_at = updated_at
+            WHERE state IN ('returned', 'expired', 'closed');
+        CREATE TABLE main.officer_push_jobs (
+            id INTEGER PRIMARY KEY,
+            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            given_up_at TEXT,
+            last_error TEXT
+        );
+        CREATE INDEX main.officer_push_jobs_due ON officer_push_jobs(sent_at, given_up_at,
+            next_attempt_at)
+    """),
 ]
 
 #: Migrations that rebuild a table other tables point at. SQLite cannot drop a NOT NULL or

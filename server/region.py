@@ -190,3 +190,21 @@ def region_figures(db, first: str, last: str) -> list[dict]:
                 totals[row["month"]][key] += row[key]
     return [{"month": m, **{k: (v if v >= stats.MIN_CELL else stats.SMALL)
                             for k, v in totals[m].items()}} for m in months]
+
+
+def deactivate_officer(db, now, *, municipality_id: int, staff_id: int, actor: str) -> None:
+    """An officer who leaves (or lost their phone) is switched off at once: logged out
+    everywhere, their devices no longer pushed, open invites for them withdrawn."""
+    with write(db):
+        cur = db.conn.execute(
+            "UPDATE staff SET active = 0 WHERE id = ? AND municipality_id = ? AND active = 1 AND"
+            " EXISTS (SELECT 1 FROM staff_roles WHERE staff_id = staff.id AND role = 'officer')",
+            (staff_id, municipality_id))
+        if cur.rowcount != 1:
+            raise LookupError(staff_id)
+        staff_mod.end_sessions(db, staff_id)
+        db.conn.execute("DELETE FROM push_subscriptions WHERE staff_id = ?", (staff_id,))
+        db.conn.execute("UPDATE invites SET withdrawn_at = ? WHERE staff_id = ? AND used_at IS NULL"
+                        " AND withdrawn_at IS NULL", (iso(now), staff_id))
+        audit(db, now, None, actor, "staff.deactivated",
+              f"staff:{staff_id} municipality:{municipality_id}")

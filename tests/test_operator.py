@@ -136,3 +136,18 @@ def test_cli_invites_operator_and_officer(tmp_path, monkeypatch):
     out = run("invite", "--municipality", "gemeente loon", "--role", "officer", "--name", "Olaf A")
     assert out.exit_code == 0 and "Gemeente Loon" in out.output and "/auth/invite/" in out.output
     assert run("invite", "--municipality", "Nergens", "--role", "officer", "--name", "X").exit_code == 1
+
+
+def test_operator_switches_an_officer_off(operator, db, clock, app, municipality):
+    officer = enrolled_region(app, db, clock, "officer", "Olaf Ambtenaar", municipality["id"])
+    assert officer.client.get("/gemeente/").status_code == 200
+    sid = db.conn.execute("SELECT id FROM staff WHERE display_name = 'Olaf Ambtenaar'").fetchone()[0]
+    resp = post(operator, "/beheer/gemeenten",
+                f"/beheer/gemeenten/{municipality['id']}/ambtenaar/{sid}/uitschakelen", {})
+    assert resp.status_code == 303
+    assert officer.client.get("/gemeente/").status_code == 302  # logged out everywhere
+    assert db.conn.execute("SELECT active FROM staff WHERE id = ?", (sid,)).fetchone()[0] == 0
+    # Only officers of that municipality: a school's staff member cannot be switched off here.
+    resp = post(operator, "/beheer/gemeenten",
+                f"/beheer/gemeenten/{municipality['id'] + 1}/ambtenaar/{sid}/uitschakelen", {})
+    assert resp.status_code == 404

@@ -197,6 +197,17 @@ def officer_invite(municipality_id):
                        back=url_for("operator.municipality_list"))
 
 
+@bp.post("/gemeenten/<int:municipality_id>/ambtenaar/<int:staff_id>/uitschakelen")
+def officer_deactivate(municipality_id, staff_id):
+    try:
+        region.deactivate_officer(get_db(), now(), municipality_id=municipality_id,
+                                  staff_id=staff_id, actor=_actor())
+        flash("Uitgeschakeld. Deze leerplichtambtenaar is op alle apparaten uitgelogd.")
+    except LookupError:
+        abort(404)
+    return _back("operator.municipality_list")
+
+
 # --- figures ----------------------------------------------------------------------------------
 
 @bp.get("/cijfers")

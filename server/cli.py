@@ -14,7 +14,7 @@ import click
 
 from . import config as config_mod
 from . import db as db_mod
-from . import jobs, municipalities, schools, serving, webhooks
+from . import jobs, municipalities, region, schools, serving, webhooks
 from . import staff as staff_mod
 from .clock import SystemClock
 from .datadir import init_data_dir
@@ -160,40 +160,73 @@ def municipality_revoke(obj: Context, name):
 # --- people -----------------------------------------------------------------------------------
 
 @main.command()
-@click.option("--school", "brin", required=True, help="BRIN of the school.")
+@click.option("--school", "brin", default=None, help="BRIN of the school (school staff).")
+@click.option("--municipality", default=None, help="Name of the municipality (officer).")
 @click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(list(staff_mod.ROLES)), help="Role; repeat for more.")
+              type=click.Choice(list(staff_mod.ROLES) + list(region.REGION_ROLES)),
+              help="Role; repeat for more. 'operator' and 'officer' stand alone.")
 @click.option("--name", required=True, help="Display name of the person.")
 @click.option("--group", default="", help="Group or class, e.g. 'groep 5'.")
 @click.option("--base-url", envvar="HWC_BASE_URL", default=None,
               help="Public origin (HWC_BASE_URL) the link points to.")
 @click.option("--no-qr", is_flag=True, help="Print only the link.")
 @click.pass_obj
-def invite(obj: Context, brin, roles, name, group, base_url, no_qr):
-    """Print a one-time enrolment link (72 h) and its QR code, e.g. for the first director."""
+def invite(obj: Context, brin, municipality, roles, name, group, base_url, no_qr):
+    """Print a one-time enrolment link (72 h) and its QR code: the first director of a school
+    (--school), the first operator (--role operator) or a leerplicht officer (--municipality)."""
     import io
 
     import segno
 
     cfg = obj.config(base_url=base_url)
     database = obj.db()
-    row = schools.by_brin(database, brin.strip().upper())
-    if row is None:
-        raise click.ClickException(f"no school with BRIN {brin.strip().upper()}")
-    try:
-        invite_row, token = staff_mod.create_invite(
-            database, SystemClock().now(), school_id=row["id"], display_name=name,
-            group_name=group, roles=roles, actor="cli")
-    except staff_mod.StaffError as exc:
-        raise click.ClickException(str(exc)) from None
+    regional = set(roles) & set(region.REGION_ROLES)
+    if regional:
+        if len(set(roles)) != 1 or brin:
+            raise click.ClickException("--role operator/officer stands alone, without --school")
+        where = _region_invite_scope(database, roles[0], municipality)
+        try:
+            invite_row, token = region.create_invite(
+                database, SystemClock().now(), role=roles[0], display_name=name, actor="cli",
+                municipality_id=where["id"] if where else None)
+        except staff_mod.StaffError as exc:
+            raise click.ClickException(str(exc)) from None
+        target = f"municipality {where['name']}" if where else "this instance"
+    else:
+        if not brin or municipality:
+            raise click.ClickException("school roles need --school BRIN (and no --municipality)")
+        row = schools.by_brin(database, brin.strip().upper())
+        if row is None:
+            raise click.ClickException(f"no school with BRIN {brin.strip().upper()}")
+        try:
+            invite_row, token = staff_mod.create_invite(
+                database, SystemClock().now(), school_id=row["id"], display_name=name,
+                group_name=group, roles=roles, actor="cli")
+        except staff_mod.StaffError as exc:
+            raise click.ClickException(str(exc)) from None
+        target = row["brin"]
     link = staff_mod.invite_link(cfg.base_url, token)
     click.echo(f"Invite for {invite_row['display_name']} ({', '.join(sorted(set(roles)))}) at "
-               f"{row['brin']}, valid until {invite_row['expires_at']}, works once:")
+               f"{target}, valid until {invite_row['expires_at']}, works once:")
     click.echo(link)
     if not no_qr:
         out = io.StringIO()
         segno.make(link, error="m").terminal(out=out, compact=True)
         click.echo(out.getvalue())
+
+
+def _region_invite_scope(database, role: str, municipality: str | None) -> dict | None:
+    if role == "operator":
+        if municipality:
+            raise click.ClickException("an operator belongs to no municipality")
+        return None
+    if not municipality:
+        raise click.ClickException("an officer needs --municipality NAME")
+    found = [m for m in municipalities.all_municipalities(database)
+             if m["name"].casefold() == municipality.strip().casefold()]
+    if not found:
+        raise click.ClickException(f"no municipality named {municipality.strip()!r}")
+    return found[0]
 
 
 def _demo_director_invite(database, cfg, now):

@@ -21,8 +21,6 @@ terminal scroll-back, cron mails and log files.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import time
@@ -33,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
-from . import intake
+from . import csvin, intake
 from .clock import LOCAL_TZ
 
 ACCEPTED = "accepted"
@@ -313,32 +311,15 @@ def load_file(path: str | os.PathLike) -> list[Row]:
 
 
 def _load_csv(text: str, filename: str) -> list[Row]:
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    """Dutch headers and dates are accepted (server/csvin.py, shared with the portal upload)."""
     try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise ClientError(f"{filename} is empty") from None
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    missing = [c for c in CSV_COLUMNS if c not in header]
-    if unknown or missing or len(set(header)) != len(header):
-        raise ClientError(f"{filename}: the header must be exactly the columns "
-                          f"{', '.join(CSV_COLUMNS)} (in any order)")
-    rows = []
-    for cells in reader:
-        if not any(c.strip() for c in cells):
-            continue
-        where = f"row {reader.line_num}"
-        if len(cells) != len(header):
-            rows.append(Row(where, None))
-            continue
-        values = dict(zip(header, cells))
-        rows.append(Row(where, signal_payload(values["school"].strip(),
-                                              values["reference"].strip(),
-                                              values["name"].strip(),
-                                              values["birth_date"].strip())))
-    return rows
+        read = csvin.read(text)
+    except csvin.CsvError as exc:
+        raise ClientError(f"{filename}: {exc} / the header must be exactly the columns "
+                          f"{', '.join(CSV_COLUMNS)} (in any order)") from None
+    return [Row(f"row {line}", None if values is None else signal_payload(
+        values["school"], values["reference"], values["name"], values["birth_date"]))
+        for line, values in read]
 
 
 def _load_json(text: str, filename: str) -> list[Row]:
@@ -377,7 +358,9 @@ def prepare(rows: list[Row], today) -> tuple[list[tuple[Row, intake.Signal]], li
         try:
             signal = intake.validate(row.payload, today)
         except intake.Invalid as exc:
-            reason = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details)
+            reason = "; ".join(csvin.DATE_HELP if d["field"] == "child.birth_date"
+                               and "age" not in d["message"] else f"{d['field']}: {d['message']}"
+                               for d in exc.details)
             refused.append(Outcome(reference, REFUSED, reason, row.where, row=row))
             continue
         if signal.reference in seen:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .schema import _KEYS_SCHEMA, FOREIGN_KEYS_OFF, MIGRATIONS  # noqa: F401  (MIGRATIONS: tests swap it)
+
 MAIN_DB = "hwc.db"
 KEYS_DB = "keys.db"
 
@@ -194,283 +196,34 @@ def write(db: sqlite_utils.Database, *, both_files: bool = False):
             raise
 
 
-# --- schema -----------------------------------------------------------------------------------
-
-_MIGRATION_1 = """
-CREATE TABLE main.schools (
-    id INTEGER PRIMARY KEY,
-    brin TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    type TEXT NOT NULL DEFAULT 'po' CHECK (type IN ('po', 'vo')),
-    start_time TEXT NOT NULL DEFAULT '08:30',
-    escalation_time TEXT NOT NULL DEFAULT '08:00',
-    escalation_delay_minutes INTEGER NOT NULL DEFAULT 30,
-    quiet_start TEXT NOT NULL DEFAULT '21:00',
-    quiet_end TEXT NOT NULL DEFAULT '06:30',
-    receipt_contact TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
-);
-CREATE TABLE main.holidays (
-    id INTEGER PRIMARY KEY,
-    school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
-    first_day TEXT NOT NULL,
-    last_day TEXT NOT NULL,
-    label TEXT NOT NULL DEFAULT '',
-    CHECK (first_day <= last_day)
-);
-CREATE TABLE main.municipalities (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    token_hash TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-);
-CREATE TABLE main.municipality_schools (
-    municipality_id INTEGER NOT NULL REFERENCES municipalities(id) ON DELETE CASCADE,
-    school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
-    PRIMARY KEY (municipality_id, school_id)
-);
-CREATE TABLE main.staff (
-    id INTEGER PRIMARY KEY,
-    school_id INTEGER NOT NULL REFERENCES schools(id),
-    display_name TEXT NOT NULL,
-    group_name TEXT NOT NULL DEFAULT '',
-    user_handle BLOB NOT NULL UNIQUE,
-    active INTEGER NOT NULL DEFAULT 1,
-    away_until TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE main.staff_roles (
-    staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
-    role TEXT NOT NULL CHECK (role IN ('director', 'receiver', 'backup', 'teacher')),
-    PRIMARY KEY (staff_id, role)
-);
-CREATE TABLE main.signals (
-    id TEXT PRIMARY KEY,
-    school_id INTEGER NOT NULL REFERENCES schools(id),
-    municipality_id INTEGER NOT NULL REFERENCES municipalities(id),
-    reference TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('received', 'opened', 'teacher_assigned',
-        'teacher_read', 'closed', 'returned', 'expired')),
-    received_at TEXT NOT NULL,
-    notified_at TEXT,
-    opened_at TEXT,
-    opened_by INTEGER REFERENCES staff(id) ON DELETE SET NULL,
-    assigned_at TEXT,
-    teacher_id INTEGER REFERENCES staff(id) ON DELETE SET NULL,
-    handled_how TEXT CHECK (handled_how IN ('note', 'self', 'pupil_declined')),
-    teacher_informed_at TEXT,
-    parent_contact TEXT,
-    closed_at TEXT,
-    updated_at TEXT NOT NULL,
-    UNIQUE (municipality_id, reference)
-);
-CREATE INDEX main.signals_school_state ON signals(school_id, state);
-CREATE INDEX main.signals_state_updated ON signals(state, updated_at);
-CREATE TABLE main.sealed (
-    id INTEGER PRIMARY KEY,
-    signal_id TEXT NOT NULL REFERENCES signals(id),
-    purpose TEXT NOT NULL CHECK (purpose IN ('receiver', 'handover', 'teacher')),
-    nonce BLOB NOT NULL,
-    ciphertext BLOB NOT NULL,
-    created_at TEXT NOT NULL,
-    UNIQUE (signal_id, purpose)
-);
-CREATE TABLE main.monthly_counts (
-    school_id INTEGER NOT NULL REFERENCES schools(id),
-    month TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    value INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (school_id, month, metric)
-);
-CREATE TABLE main.open_minutes (
-    id INTEGER PRIMARY KEY,
-    school_id INTEGER NOT NULL REFERENCES schools(id),
-    month TEXT NOT NULL,
-    minutes INTEGER NOT NULL
-);
-CREATE TABLE main.audit_events (
-    id INTEGER PRIMARY KEY,
-    school_id INTEGER REFERENCES schools(id),
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    at TEXT NOT NULL
-);
-CREATE TABLE keys.data_keys (
-    sealed_id INTEGER PRIMARY KEY,
-    signal_id TEXT NOT NULL,
-    key BLOB NOT NULL
-);
-CREATE INDEX keys.data_keys_signal ON data_keys(signal_id);
-CREATE TABLE keys.intake (
-    signal_id TEXT PRIMARY KEY,
-    mac_key BLOB NOT NULL,
-    mac BLOB NOT NULL
-);
-"""
-
-#: Named migrations, applied in list order, each once (recorded in main.schema_migrations).
-#: Append new ones at the end with a new name; never edit or reorder applied ones. Names (not
-#: numbers) let work on separate branches add migrations without colliding.
-MIGRATIONS: list[tuple[str, str]] = [
-    ("0001_foundation", _MIGRATION_1),
-    ("0002_receipt_events", """
-        ALTER TABLE main.municipalities ADD COLUMN webhook_url TEXT;
-        ALTER TABLE main.municipalities ADD COLUMN webhook_secret TEXT;
-        CREATE TABLE main.receipt_events (
-            id INTEGER PRIMARY KEY,
-            municipality_id INTEGER NOT NULL REFERENCES municipalities(id) ON DELETE CASCADE,
-            reference TEXT NOT NULL,
-            status TEXT NOT NULL,
-            receipt TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            delivered_at TEXT,
-            last_error TEXT
-        );
-        CREATE INDEX main.receipt_events_due ON receipt_events(delivered_at, next_attempt_at);
-    """),
-    ("0500_push", """
-        CREATE TABLE main.push_subscriptions (
-            id INTEGER PRIMARY KEY,
-            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
-            endpoint TEXT NOT NULL UNIQUE,
-            p256dh TEXT NOT NULL,
-            auth TEXT NOT NULL,
-            user_agent_label TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL,
-            last_success_at TEXT
-        );
-        CREATE INDEX main.push_subscriptions_staff ON push_subscriptions(staff_id);
-        CREATE TABLE main.push_jobs (
-            id INTEGER PRIMARY KEY,
-            signal_id TEXT REFERENCES signals(id) ON DELETE CASCADE,
-            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
-            event TEXT NOT NULL CHECK (event IN ('new', 'escalate', 'note')),
-            due_at TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            sent_at TEXT,
-            given_up_at TEXT,
-            last_error TEXT,
-            UNIQUE (signal_id, staff_id, event)
-        );
-        CREATE INDEX main.push_jobs_due ON push_jobs(sent_at, given_up_at, next_attempt_at);
-    """),
-    ("0010_expires_at", """
-        ALTER TABLE main.signals ADD COLUMN expires_at TEXT;
-        UPDATE main.signals SET expires_at = strftime('%Y-%m-%dT%H:%M:%SZ', received_at, '+7 days')
-            WHERE expires_at IS NULL;
-        CREATE INDEX main.signals_state_expires ON signals(state, expires_at);
-    """),
-    ("0100_auth", """
-        CREATE TABLE main.passkeys (
-            id INTEGER PRIMARY KEY,
-            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
-            credential_id BLOB NOT NULL UNIQUE,
-            public_key BLOB NOT NULL,
-            sign_count INTEGER NOT NULL DEFAULT 0,
-            name TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL,
-            last_used_at TEXT,
-            revoked_at TEXT
-        );
-        CREATE INDEX main.passkeys_staff ON passkeys(staff_id);
-        CREATE TABLE main.invites (
-            id INTEGER PRIMARY KEY,
-            school_id INTEGER NOT NULL REFERENCES schools(id),
-            token_hash TEXT NOT NULL UNIQUE,
-            user_handle BLOB NOT NULL,
-            staff_id INTEGER REFERENCES staff(id) ON DELETE CASCADE,
-            display_name TEXT NOT NULL,
-            group_name TEXT NOT NULL DEFAULT '',
-            roles TEXT NOT NULL DEFAULT '',
-            created_by TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            used_at TEXT,
-            withdrawn_at TEXT
-        );
-        CREATE INDEX main.invites_school ON invites(school_id);
-        CREATE TABLE main.webauthn_challenges (
-            challenge_hash TEXT PRIMARY KEY,
-            purpose TEXT NOT NULL CHECK (purpose IN ('register', 'login', 'step_up', 'add_passkey')),
-            challenge BLOB NOT NULL,
-            invite_id INTEGER,
-            staff_id INTEGER,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL
-        );
-        CREATE INDEX main.webauthn_challenges_expiry ON webauthn_challenges(expires_at);
-        CREATE TABLE main.web_sessions (
-            id_hash TEXT PRIMARY KEY,
-            staff_id INTEGER REFERENCES staff(id) ON DELETE CASCADE,
-            data TEXT NOT NULL DEFAULT '{}',
-            created_at TEXT NOT NULL,
-            last_seen_at TEXT NOT NULL
-        );
-        CREATE INDEX main.web_sessions_staff ON web_sessions(staff_id);
-        CREATE INDEX main.web_sessions_seen ON web_sessions(last_seen_at);
-        CREATE INDEX main.audit_events_school ON audit_events(school_id, at)
-    """),
-    ("0012_notify_minutes", """
-        CREATE TABLE main.notify_minutes (
-            id INTEGER PRIMARY KEY,
-            school_id INTEGER NOT NULL REFERENCES schools(id),
-            month TEXT NOT NULL,
-            minutes INTEGER NOT NULL
-        );
-    """),
-    ("0013_onboarding_checklist", """
-        CREATE TABLE main.onboarding_ticks (
-            school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
-            item TEXT NOT NULL,
-            ticked_by INTEGER REFERENCES staff(id) ON DELETE SET NULL,
-            ticked_at TEXT NOT NULL,
-            PRIMARY KEY (school_id, item)
-        );
-    """),
-]
-
-
-#: The key store's tables, (re)created at every start: keys.db is never backed up, so after a
-#: restore of hwc.db a new, empty keys.db must get its tables although hwc.db says migration
-#: 0001 ran long ago. Signals sealed before the restore then have no key: crypto-shredded.
-_KEYS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS keys.data_keys (
-    sealed_id INTEGER PRIMARY KEY,
-    signal_id TEXT NOT NULL,
-    key BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS keys.data_keys_signal ON data_keys(signal_id);
-CREATE TABLE IF NOT EXISTS keys.intake (
-    signal_id TEXT PRIMARY KEY,
-    mac_key BLOB NOT NULL,
-    mac BLOB NOT NULL
-)
-"""
-
-
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:
     return [r[0] for r in db.conn.execute("SELECT name FROM main.schema_migrations ORDER BY rowid")]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Bring both files up to the newest schema; safe to call at every start."""
-    with write(db, both_files=True):
-        db.conn.execute("CREATE TABLE IF NOT EXISTS main.schema_migrations ("
-                        " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
-        done = set(applied_migrations(db))
-        for name, script in MIGRATIONS:
-            if name in done:
-                continue
-            for statement in _statements(script):
+    db.conn.execute("CREATE TABLE IF NOT EXISTS main.schema_migrations ("
+                    " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+    pending = {name for name, _ in MIGRATIONS} - set(applied_migrations(db))
+    rebuild = bool(pending & FOREIGN_KEYS_OFF)
+    if rebuild:
+        db.conn.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; see FOREIGN_KEYS_OFF
+    try:
+        with write(db, both_files=True):
+            done = set(applied_migrations(db))
+            for name, script in MIGRATIONS:
+                if name in done:
+                    continue
+                for statement in _statements(script):
+                    db.conn.execute(statement)
+                db.conn.execute("INSERT INTO main.schema_migrations (name) VALUES (?)", (name,))
+            if rebuild and db.conn.execute("PRAGMA main.foreign_key_check").fetchall():
+                raise StorageError("a table rebuild left dangling foreign keys; nothing changed")
+            for statement in _statements(_KEYS_SCHEMA):
                 db.conn.execute(statement)
-            db.conn.execute("INSERT INTO main.schema_migrations (name) VALUES (?)", (name,))
-        for statement in _statements(_KEYS_SCHEMA):
-            db.conn.execute(statement)
+    finally:
+        if rebuild:
+            db.conn.execute("PRAGMA foreign_keys=ON")
     return applied_migrations(db)
 
 

@@ -21,6 +21,7 @@ from . import db as db_mod
 from . import signals, staff, webhooks
 from .deadlines import Deadlines
 from .push import kick as push_run
+from .push import officers as officer_push
 
 
 def _push(database, now, cfg) -> dict:
@@ -40,10 +41,10 @@ def _webhooks(database, now, cfg) -> dict:
 
 
 #: (name, step): each step is a callable (db, now, cfg) -> counts without personal data.
-STEPS = (("deadlines", _deadlines), ("push", _push), ("staff", _staff),
-         ("webhooks", _webhooks))
+STEPS = (("deadlines", _deadlines), ("push", _push), ("officer_push", officer_push.sweep_job),
+         ("staff", _staff), ("webhooks", _webhooks))
 #: Steps that wait on someone else's server and therefore each get their own loop in `serve`.
-PEER_STEPS = ("push", "webhooks")
+PEER_STEPS = ("push", "officer_push", "webhooks")
 
 log = logging.getLogger("hwc.jobs")
 

@@ -21,8 +21,11 @@ from .tokens import digest, new_token
 
 ROLES = ("director", "receiver", "backup", "teacher")
 ROLE_LABELS = {"director": "directeur", "receiver": "ontvanger", "backup": "achterwacht",
-               "teacher": "leerkracht / mentor"}
+               "teacher": "leerkracht / mentor", "operator": "beheerder",
+               "officer": "leerplichtambtenaar"}
 INVITE_TTL = timedelta(hours=72)
+#: Everyone with a passkey: school staff and the region's operators and officers (ADR 0010).
+PEOPLE_ROLES = ROLES + ("operator", "officer")
 
 
 class StaffError(ValueError):
@@ -332,7 +335,8 @@ def redeem_invite(db, now, *, invite_id: int, credential_id: bytes, public_key: 
                 raise StaffError("Deze uitnodiging is niet meer geldig.")
         else:
             staff_id = db["staff"].insert({
-                "school_id": invite["school_id"], "display_name": invite["display_name"],
+                "school_id": invite["school_id"], "municipality_id": invite.get("municipality_id"),
+                "display_name": invite["display_name"],
                 "group_name": invite["group_name"], "user_handle": invite["user_handle"],
                 "active": 1, "created_at": iso(now)}).last_pk
             for role in filter(None, invite["roles"].split(",")):

@@ -164,7 +164,7 @@ def test_local_validation_sends_nothing_invalid(scripted):
     outs = cl.send_many(make_client(srv.url, []), rows, TODAY)
     assert len(srv.seen) == 1
     assert [o.status for o in outs] == [cl.ACCEPTED] + [cl.REFUSED] * 5
-    assert outs[1].reason == "child.birth_date: is not a real date"
+    assert outs[1].reason == "geboortedatum: schrijf dd-mm-jjjj (bijvoorbeeld 31-01-2017) of jjjj-mm-dd"
     assert outs[2].reason.startswith("child.name: may contain only letters")
     assert outs[3].reason == "reference appears earlier in this input"
     assert outs[4].reason == "wrong number of columns"
@@ -270,3 +270,16 @@ def test_receipts_and_stats_calls(scripted):
                                              "/api/v1/signals"]
     with pytest.raises(cl.ClientError):
         client.receipt("../etc")
+
+
+def test_load_csv_dutch_headers_and_dates(tmp_path):
+    """A leerplicht office's spreadsheet: Dutch column names, dd-mm-jjjj, ';' (issue 13)."""
+    path = tmp_path / "s.csv"
+    path.write_text("Naam;Geboortedatum;School;Kenmerk\n"
+                    "Sanne Verzonnen;31-01-2017;12AB;R-1\nJoris Bedenksel;31-02-2017;12AB;R-2\n",
+                    encoding="utf-8")
+    rows = cl.load_file(path)
+    assert rows[0].payload["child"]["birth_date"] == "2017-01-31"
+    good, refused = cl.prepare(rows, TODAY)
+    assert [s.reference for _r, s in good] == ["R-1"]
+    assert refused[0].reason.startswith("geboortedatum: schrijf dd-mm-jjjj")

@@ -112,7 +112,7 @@ def test_send_csv_then_rerun(server):
     result = outcomes(first.stdout)
     assert len(first.stdout.splitlines()) == 20 and len(result) == 20
     assert sum(v == "accepted" for v in result.values()) == 18, first.stdout
-    assert result["GEM-2026-007"] == "refused — child.birth_date: is not a real date"
+    assert result["GEM-2026-007"] == "refused — geboortedatum: schrijf dd-mm-jjjj (bijvoorbeeld 31-01-2017) of jjjj-mm-dd"
     assert result["GEM-2026-015"] == "refused — school: unknown school"
     assert first.stdout.splitlines()[6].startswith("row 8  GEM-2026-007")  # header is row 1
     assert "18 accepted, 0 already accepted, 2 refused, 0 failed" in first.stderr

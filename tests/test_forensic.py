@@ -94,3 +94,59 @@ def test_scan_catches_leftovers_when_secure_delete_is_off(data_dir, caplog, monk
 def test_scan_catches_a_planted_name(tmp_path):
     (tmp_path / "leak.log").write_bytes("x Yfke Dauwdruppel y".encode("utf-16-le"))
     assert "leak.log: name#Yfk…/utf16le" in scan(tmp_path, needles_for(["Yfke Dauwdruppel"], []))
+
+
+PORTAL_NAMES = {"form": "Zeger Klaprozenveld", "form_refused": "Ravian Wolkenschuif",
+                "csv": "Odilia Sterrenmos", "csv_refused": "Pepijn Nevelhoorn"}
+
+
+def test_portal_path_leaves_no_trace(app, db, clock, data_dir, school, municipality, caplog):
+    """The leerplicht portal: form post, check step, CSV upload and preview, send, then each
+    signal ends (returned, expired). No file of the data directory holds any of the names —
+    neither of the sent children nor of the refused rows, which were never stored at all."""
+    import io
+
+    from .auth_helpers import enrolled
+    from .region_helpers import csrf_of, enrolled_region, hidden_fields
+
+    caplog.set_level(logging.DEBUG)
+    enrolled(app, db, clock, school["id"], ("receiver",), "Ilse Bedacht")
+    officer = enrolled_region(app, db, clock, "officer", "Olaf Ambtenaar", municipality["id"])
+    c = officer.client
+    token = csrf_of(c.get("/gemeente/signalen/nieuw").get_data(as_text=True))
+    refused = c.post("/gemeente/signalen/controle", data={
+        "csrf_token": token, "school": ["12AB", "12AB"],
+        "name": [PORTAL_NAMES["form"], PORTAL_NAMES["form_refused"]],
+        "birth_date": ["06-06-2016", "31-02-2016"], "reference": ["P-1", "P-2"]})
+    assert refused.status_code == 422  # one bad row: the form comes back, nothing is stored
+    checked = c.post("/gemeente/signalen/controle", data={
+        "csrf_token": token, "school": "12AB", "name": PORTAL_NAMES["form"],
+        "birth_date": "06-06-2016", "reference": "P-1"})
+    csv_text = (f"naam;geboortedatum;school;kenmerk\n{PORTAL_NAMES['csv']};07-07-2015;12AB;P-3\n"
+                f"{PORTAL_NAMES['csv_refused']};99-99-2015;12AB;P-4\n")
+    preview = c.post("/gemeente/upload", data={
+        "csrf_token": token, "file": (io.BytesIO(csv_text.encode()), "vt.csv")},
+        content_type="multipart/form-data")
+    assert preview.status_code == 200
+    officer.step_up()
+    for page in (checked, preview):
+        data: dict = {"csrf_token": token}
+        for name, value in hidden_fields(page.get_data(as_text=True)):
+            data.setdefault(name, []).append(value)
+        assert c.post("/gemeente/signalen", data=data).status_code == 201
+    ids = dict(db.conn.execute("SELECT reference, id FROM signals").fetchall())
+    assert sorted(ids) == ["P-1", "P-3"]
+    seen = keys_of(db)
+    receiver = db.conn.execute("SELECT id FROM staff WHERE display_name = 'Ilse Bedacht'").fetchone()[0]
+    signals.reveal(db, clock.now(), ids["P-1"], receiver)
+    seen += keys_of(db)
+    signals.return_signal(db, clock.now(), ids["P-1"])
+    clock.advance(days=7)
+    signals.sweep(db, clock.now())
+    assert {signals.get(db, i)["state"] for i in ids.values()} == {"returned", "expired"}
+    hits = scan(data_dir, needles_for(list(PORTAL_NAMES.values()), seen))
+    assert hits == []
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    for name in PORTAL_NAMES.values():
+        for part in name.split():
+            assert part not in logs

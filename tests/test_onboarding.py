@@ -238,7 +238,7 @@ def test_readiness_counts_people_devices_and_the_checklist(app, db, clock, schoo
     ilse = staff_id(db, "Ilse Bedacht")
     for n in range(2):  # two devices are still one person with a device
         push_subscriptions.subscribe(db, ilse, PushDevice(
-            f"https://push.example.invalid/send/{n}").subscription(), "", clock.now())
+            f"https://fcm.googleapis.com/fcm/send/onboarding-{n}").subscription(), "", clock.now())
     onboarding.tick(db, clock.now(), school_id=sid, item="gmr_agreed", done=True, staff_id=1)
     r = onboarding.readiness(db, sid, clock.now())
     assert r["receivers"] == {"active": 2, "invited": 0} and r["has_receiver"] is True

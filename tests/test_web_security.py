@@ -7,17 +7,20 @@ import re
 
 import pytest
 
-from server import signals
+from server import municipalities, signals
 from server.push import subscriptions as push_subscriptions
 from server.web.base import CSP
 
 from .auth_helpers import Device, enrolled, invite
 from .conftest import signal_body
 from .push_helpers import Device as PushDevice
+from .region_helpers import enrolled_region
 
-ROLES = ("anon", "teacher", "receiver", "backup", "director", "other")
+ROLES = ("anon", "teacher", "receiver", "backup", "director", "other", "operator", "officer")
+SCHOOL = ("teacher", "receiver", "backup", "director", "other")
 LOGIN = 302  # anonymous → the login page
-# Expected status of a GET, per role. "other" is receiver + director of another school.
+# Expected status of a GET, per role. "other" is receiver + director of another school;
+# "operator" runs the instance (/beheer/), "officer" is the municipality's leerplicht officer.
 R = {
     "/": dict.fromkeys(ROLES, 200),
     "/healthz": dict.fromkeys(ROLES, 200),
@@ -42,30 +45,50 @@ R = {
     "/notes": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=200),
     "/notes/": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=200),
     "/notes/<signal_id>/read": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=303),
-    "/inbox": dict(anon=LOGIN, teacher=403, receiver=200, backup=200, director=403, other=200),
-    "/inbox/": dict(anon=LOGIN, teacher=403, receiver=200, backup=200, director=403, other=200),
+    "/inbox": dict(anon=LOGIN, teacher=403, receiver=200, backup=200, director=403, other=200,
+                   operator=403, officer=403),
+    "/inbox/": dict(anon=LOGIN, teacher=403, receiver=200, backup=200, director=403, other=200,
+                    operator=403, officer=403),
     # A waiting signal of school A at 07:00: the backup may not open it yet (docs/school-rules.md)
     "/inbox/signal/<signal_id>": dict(anon=LOGIN, teacher=403, receiver=200, backup=403,
-                                      director=403, other=404),
+                                      director=403, other=404, operator=403, officer=403),
     "/inbox/signal/<signal_id>/reveal": dict(anon=LOGIN, teacher=403, receiver=303, backup=303,
-                                             director=403, other=303),  # → the confirmation
+                                             director=403, other=303,  # → the confirmation
+                                             operator=403, officer=403),
     "/inbox/case/<signal_id>": dict(anon=LOGIN, teacher=403, receiver=302, backup=302,
-                                    director=403, other=404),  # not opened yet → confirmation
+                                    director=403, other=404,  # not opened yet → confirmation
+                                    operator=403, officer=403),
 }
 ADMIN_PAGES = ["/admin/", "/admin/audit", "/admin/holidays", "/admin/invite", "/admin/monitoring",
                "/admin/monitoring.csv", "/admin/settings"]
 for _page in ADMIN_PAGES:
-    R[_page] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=200, other=200)
+    R[_page] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=200, other=200,
+                    operator=403, officer=403)
 R["/admin/staff/<int:staff_id>"] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403,
-                                        director=200, other=404)  # school A's teacher
+                                        director=200, other=404,  # school A's teacher
+                                        operator=403, officer=403)
 for _back in ("/admin/staff/<int:staff_id>/roles", "/admin/staff/<int:staff_id>/reinvite"):
-    R[_back] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=303, other=303)
+    R[_back] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=303, other=303,
+                    operator=403, officer=403)
 R["/admin/invite/qr/<token>.svg"] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403,
-                                         director=200, other=404)  # school A's invite
+                                         director=200, other=404,  # school A's invite
+                                         operator=403, officer=403)
+# The leerplicht portal: officers only; the operator's pages: operators only.
+for _page in ("/gemeente/", "/gemeente/signalen/nieuw", "/gemeente/ontvangstbevestigingen",
+              "/gemeente/upload"):
+    R[_page] = dict(dict.fromkeys(ROLES, 403), anon=LOGIN, officer=200)
+for _page in ("/beheer/", "/beheer/scholen/nieuw", "/beheer/scholen/<int:school_id>",
+              "/beheer/gemeenten", "/beheer/cijfers"):
+    R[_page] = dict(dict.fromkeys(ROLES, 403), anon=LOGIN, operator=200)
+for _back in ("/beheer/scholen/<int:school_id>/directeur", "/beheer/gemeenten/nieuw",
+              "/beheer/gemeenten/<int:municipality_id>/token",
+              "/beheer/gemeenten/<int:municipality_id>/ambtenaar"):
+    R[_back] = dict(dict.fromkeys(ROLES, 403), anon=LOGIN, operator=303)
 # Onboarding: the checklist and the documents are always the director's own school (no school
 # id in the URL), so another school's director sees their own school's pages.
 for _page in ("/admin/start/", "/admin/start/documents/<kind>", "/admin/start/documents/<kind>.txt"):
-    R[_page] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=200, other=200)
+    R[_page] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=200, other=200,
+                    operator=403, officer=403)
 
 # POST routes that are not a form of the staff UI (own rules, tested in their own files).
 CSRF_EXEMPT = {"/api/v1/signals"}  # bearer token, no cookie: CSRF does not apply
@@ -81,6 +104,9 @@ def world(app, db, clock, school, other_school, token, client, auth):
         "director": enrolled(app, db, clock, school["id"], ("director",), "Dirk Directeur"),
         "other": enrolled(app, db, clock, other_school["id"], ("director", "receiver"),
                           "Olga Anders"),
+        "operator": enrolled_region(app, db, clock, "operator", "Bea Beheer"),
+        "officer": enrolled_region(app, db, clock, "officer", "Olaf Ambtenaar",
+                                   municipalities.authenticate(db, token)["id"]),
     }
     sid = client.post("/api/v1/signals", json=signal_body(), headers=auth).get_json()["id"]
     teacher_id = db.conn.execute("SELECT id FROM staff WHERE display_name='Tom Leraar'").fetchone()[0]
@@ -98,7 +124,9 @@ def world(app, db, clock, school, other_school, token, client, auth):
               "holiday_id": db.conn.execute("SELECT max(id) FROM holidays").fetchone()[0],
               "invite_id": db.conn.execute("SELECT max(id) FROM invites").fetchone()[0],
               "passkey_id": db.conn.execute("SELECT min(id) FROM passkeys").fetchone()[0],
-              "sub_id": sub["id"], "kind": "ouders", "item": "team_informed"}
+              "sub_id": sub["id"], "kind": "ouders", "item": "team_informed",
+              "school_id": school["id"],
+              "municipality_id": municipalities.authenticate(db, token)["id"]}
     return people, values
 
 
@@ -174,7 +202,7 @@ def test_state_changing_routes_refuse_missing_csrf(app, world, db):
         if rule in CSRF_EXEMPT:
             continue
         url = concrete(rule, values)
-        for role in ("anon", "receiver", "director", "teacher"):
+        for role in ("anon", "receiver", "director", "teacher", "operator", "officer"):
             client = people[role].client
             for kwargs in ({"data": {"x": "1"}}, {"json": {"x": "1"}}):
                 resp = client.post(url, **kwargs)
@@ -256,3 +284,31 @@ def test_a_made_up_bearer_header_buys_no_fresh_login_bucket(app):
         "Authorization": f"Bearer made-up-{i}", "X-CSRFToken": token}).status_code
              for i in range(80)]
     assert 429 in codes
+
+
+def test_region_people_are_refused_on_every_school_post(app, world, db):
+    """Operators and officers never touch a signal, a note, a case or a school's staff: every
+    state-changing school route answers 403 even with a valid CSRF token, and the portal and
+    the operator's pages refuse school staff and each other."""
+    people, values = world
+    dump_before = "\n".join(db.conn.iterdump())
+    school_prefixes = ("/inbox", "/notes", "/admin")
+    for rule in post_rules(app):
+        url = concrete(rule, values)
+        if rule.startswith(school_prefixes):
+            who = ("operator", "officer")
+        elif rule.startswith("/gemeente"):
+            who = SCHOOL + ("operator",)
+        elif rule.startswith("/beheer"):
+            who = SCHOOL + ("officer",)
+        else:
+            continue
+        for role in who:
+            device = people[role]
+            resp = device.client.post(url, data={"csrf_token": device.csrf(), "teacher_id": "1",
+                                                 "name": "Indringer Test", "school": "12AB"})
+            assert resp.status_code == 403, f"{role} POST {url}: {resp.status_code}"
+    ignore = ("web_sessions", "webauthn_challenges", "push_jobs")
+    strip = lambda dump: [l for l in dump.splitlines() if not any(t in l for t in ignore)]  # noqa: E731
+    assert strip("\n".join(db.conn.iterdump())) == strip(dump_before)
+    assert signals.get(db, values["signal_id"])["state"] == "received"

@@ -14,7 +14,7 @@ from .. import db as db_mod
 from ..clock import SystemClock
 from ..config import PROJECT_ROOT
 from ..datadir import init_data_dir
-from . import admin, api, auth, base, guards, inbox, me, onboarding, pwa, teacher
+from . import admin, api, auth, base, guards, inbox, me, onboarding, operator, portal, pwa, teacher
 from . import push as push_routes
 
 
@@ -76,7 +76,7 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
     auth.csrf.exempt(api.bp)    # the machine API has a bearer token, not a browser session
     app.jinja_env.globals["passkey_fresh"] = guards.assertion_is_fresh
     for blueprint in (admin.bp, push_routes.bp, inbox.bp, teacher.bp, pwa.bp, me.bp,
-                      onboarding.bp):
+                      onboarding.bp, portal.bp, operator.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

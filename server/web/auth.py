@@ -147,7 +147,7 @@ def invite(token):
     invite, status = _live_invite(token)
     if status != "valid":
         return render_template("auth/invite_gone.html", status=status), (404 if status == "unknown" else 410)
-    school = schools.get(get_db(), invite["school_id"])
+    school = schools.get(get_db(), invite["school_id"]) if invite["school_id"] else None
     roles = [staff_mod.ROLE_LABELS[r] for r in invite["roles"].split(",") if r]
     return render_template("auth/invite.html", invite=invite, school=school, roles=roles,
                            token=token)
@@ -193,14 +193,14 @@ def invite_verify(token):
 # --- routes: step-up --------------------------------------------------------------------------
 
 @bp.get("/step-up")
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 def step_up():
     return render_template("auth/step_up.html",
                            next=safe_next(request.args.get("next")) or landing_for(current_staff().roles))
 
 
 @bp.post("/step-up/options")
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 @limiter.limit(_auth_rate)
 def step_up_options():
     db = get_db()
@@ -209,7 +209,7 @@ def step_up_options():
 
 
 @bp.post("/step-up/verify")
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 @limiter.limit(_auth_rate)
 def step_up_verify():
     db, at, me = get_db(), now(), current_staff()
@@ -226,14 +226,14 @@ def step_up_verify():
 # --- routes: own passkeys ---------------------------------------------------------------------
 
 @bp.get("/passkeys", endpoint="passkeys")
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 def passkey_list():
     me = current_staff()
     return render_template("auth/passkeys.html", me=me, passkeys=staff_mod.passkeys_of(get_db(), me.id))
 
 
 @bp.post("/passkeys/<int:passkey_id>/rename")
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 def passkey_rename(passkey_id):
     try:
         staff_mod.rename_passkey(get_db(), now(), staff_id=current_staff().id,
@@ -245,7 +245,7 @@ def passkey_rename(passkey_id):
 
 
 @bp.post("/passkeys/<int:passkey_id>/remove")
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 def passkey_remove(passkey_id):
     me = current_staff()
     try:
@@ -262,7 +262,7 @@ def passkey_remove(passkey_id):
 
 
 @bp.post("/passkeys/options")
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 @step_up_required
 @limiter.limit(_auth_rate)
 def passkey_add_options():
@@ -274,7 +274,7 @@ def passkey_add_options():
 
 
 @bp.post("/passkeys/verify")
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 @step_up_required
 @limiter.limit(_auth_rate)
 def passkey_add_verify():

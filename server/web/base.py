@@ -9,7 +9,6 @@ from flask import current_app, g, jsonify, render_template, request
 from flask_limiter import Limiter
 from werkzeug.exceptions import HTTPException
 
-from .. import db as db_mod
 from ..deadlines import Deadlines
 from ..tokens import digest
 from . import ratelimit_store  # noqa: F401  (registers the hwc-memory:// rate-limit store)

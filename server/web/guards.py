@@ -48,6 +48,7 @@ class StaffUser:
         self.group_name = row["group_name"]
         self.roles = set(row["roles"])
         self.active = bool(row["active"])
+        self.municipality_id = row.get("municipality_id")  # officers only (ADR 0010)
 
     @property
     def is_authenticated(self):
@@ -159,6 +160,10 @@ def step_up_required(view):
 
 
 def landing_for(roles) -> str:
+    if "operator" in roles:
+        return "/beheer/"
+    if "officer" in roles:
+        return "/gemeente/"
     if "director" in roles:
         return "/admin/"
     if {"receiver", "backup"} & set(roles):

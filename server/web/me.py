@@ -61,7 +61,7 @@ def _page(error: str | None = None, form_value: str = "", status: int = 200):
     may_be_away = me.has_role(*staff_mod.AWAY_ROLES)
     start = local(at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
     last = local(at + staff_mod.MAX_AWAY - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    roles = [staff_mod.ROLE_LABELS[r] for r in staff_mod.ROLES if r in me.roles]
+    roles = [staff_mod.ROLE_LABELS[r] for r in staff_mod.PEOPLE_ROLES if r in me.roles]
     return render_template(
         "me/index.html", me=me, roles=roles, devices=devices, may_be_away=may_be_away,
         away_text=when(away, at) if away else None, only_backup=not me.has_role("receiver"),
@@ -70,7 +70,7 @@ def _page(error: str | None = None, form_value: str = "", status: int = 200):
 
 @bp.get("/")
 @bp.get("")  # registered first: url_for builds the path without a slash
-@role_required(*staff_mod.ROLES)
+@role_required(*staff_mod.PEOPLE_ROLES)
 def index():
     return _page()
 

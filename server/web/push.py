@@ -13,7 +13,7 @@ from .guards import current_staff, role_required
 
 bp = Blueprint("push", __name__, url_prefix="/push")
 
-ANY_ROLE = ("director", "receiver", "backup", "teacher")
+ANY_ROLE = ("director", "receiver", "backup", "teacher", "officer")  # officer: issue 13
 _LOCAL_PATH = re.compile(r"/(?:[A-Za-z0-9_-]+/?)*")
 
 

@@ -69,8 +69,10 @@ def openapi_document(base_url: str) -> dict:
                         "413": _error_response("Body over 8 KiB."),
                         "415": _error_response("Not application/json (UTF-8)."),
                         "422": _error_response(
-                            "Invalid or extra field, unknown school, impossible birth date. "
-                            "Nothing is stored.", with_details=True),
+                            "Invalid or extra field, unknown school, impossible birth date; or "
+                            "(checked after the scope, field `school`) nobody at the school can "
+                            "receive signals yet: no active or invited receiver or backup - use "
+                            "the agreed fallback. Nothing is stored.", with_details=True),
                         **errors,
                     },
                 },

@@ -11,6 +11,12 @@ from server.web.guards import current_staff, role_required, step_up_required
 
 
 @pytest.fixture
+def auth(auth, school_receives):
+    """The conftest token, to a school that has a receiver (one without refuses signals, 422)."""
+    return auth
+
+
+@pytest.fixture
 def sensitive(app):
     """A sensitive route as other blueprints will write it (GET confirms, POST acts)."""
     hits = []

@@ -340,8 +340,9 @@ def teacher_read(db, now: datetime, signal_id: str, teacher_id: int) -> Child:
     """teacher_assigned → teacher_read, once, for the assigned teacher only; the note is gone."""
     stamp = iso(now)
     with write(db):
-        current = _one(db, "SELECT teacher_id, state FROM signals WHERE id = ?", (signal_id,))
-        if current is None:
+        current = _one(db, "SELECT teacher_id, state, school_id = (SELECT school_id FROM staff WHERE"
+                       " id = ?) AS ours FROM signals WHERE id = ?", (teacher_id, signal_id))
+        if current is None or not current["ours"]:  # whose before what state: no 410 oracle
             raise NotFound("no such note for this teacher")
         if current["teacher_id"] is None and current["state"] in ENDED:
             raise WrongState(current["state"])  # ended (e.g. expired) before the read

@@ -14,6 +14,7 @@ from ..config import PROJECT_ROOT
 from ..datadir import init_data_dir
 from . import admin, api, auth, base, guards, inbox, me, pwa, teacher
 from . import push as push_routes
+from .converters import SqliteId
 
 
 def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = None) -> Flask:
@@ -40,6 +41,7 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
         RATELIMIT_ENABLED=True,
     )
+    app.url_map.converters["int"] = SqliteId  # before any route: ids past 64 bits are 404
     app.json.sort_keys = False  # API bodies keep the order the contract lists them in
 
     base.init_app(app)          # database per request, headers, error pages, rate limiter

@@ -321,6 +321,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             minutes INTEGER NOT NULL
         );
     """),
+    # A note's life counts from its first assignment (a reassign never restarts it). Notes
+    # already out keep their last assignment as the best known start.
+    ("hardening_first_assigned_at", """
+        ALTER TABLE main.signals ADD COLUMN first_assigned_at TEXT;
+        UPDATE main.signals SET first_assigned_at = assigned_at WHERE state = 'teacher_assigned';
+    """),
 ]
 
 

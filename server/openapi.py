@@ -170,7 +170,9 @@ def openapi_document(base_url: str) -> dict:
                                 "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX,
                                          "description": "Letters (any script), spaces, hyphens, "
                                                         "apostrophes and dots; no control or "
-                                                        "format characters."},
+                                                        "format characters, no invisible "
+                                                        "letters, at most 3 accents on a "
+                                                        "letter."},
                                 "birth_date": {"type": "string", "format": "date",
                                                "description": f"A real date giving an age of "
                                                               f"{MIN_AGE}-{MAX_AGE} on the day "

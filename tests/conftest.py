@@ -58,6 +58,7 @@ def give_receiver(database, now, school_id: int, name: str = "Rian Ontvanger") -
     """An active receiver for a school, so it accepts signals (a school where nobody can open
     one refuses them with 422). For tests about the API rather than about the people."""
     import os
+
     from server.clock import iso
 
     sid = database["staff"].insert({

@@ -73,3 +73,18 @@ def test_the_detail_page_asks_for_the_passkey_on_those_buttons(director, tom, db
     post(director, f"/admin/staff/{tom}/deactivate", {})
     html = director.client.get(f"/admin/staff/{tom}").get_data(as_text=True)
     assert 'data-then-submit="active-form"' in html
+
+
+def test_escalation_settings_need_a_fresh_passkey(director, db, clock, school):
+    """The escalation time is when a backup may open an unopened signal: who sees a name."""
+    from server import schools
+    good = {"type": "po", "start_time": "08:30", "escalation_time": "06:00",
+            "escalation_delay_minutes": "30", "quiet_start": "21:00", "quiet_end": "06:30"}
+    clock.advance(minutes=3)
+    resp = post(director, "/admin/settings", good)
+    assert resp.status_code == 303 and "/auth/step-up" in resp.headers["Location"]
+    assert schools.get(db, school["id"])["escalation_time"] == "08:00"
+    assert director.client.get("/admin/settings").status_code == 200  # where step-up returns
+    assert director.step_up().status_code == 200
+    assert post(director, "/admin/settings", good).status_code == 303
+    assert schools.get(db, school["id"])["escalation_time"] == "06:00"

@@ -94,7 +94,8 @@ def staff_detail(staff_id):
 # as a receiver: these need a passkey check of the last 2 minutes, like opening a signal. So
 # does everything else that decides who receives a child's name: a name and group (the receiver
 # picks the teacher by them: a renamed "Tom Leraar — groep 5" gets the next note) and switching
-# someone back on (with their roles, passkeys and pushes). Switching off, revoking and
+# someone back on (with their roles, passkeys and pushes) — and the school's escalation times
+# (`settings_save`: from then on a backup may open an unopened signal). Switching off, revoking and
 # withdrawing only take access away and stay one step, so a director can act fast. The GETs are
 # where the step-up page sends the browser back to.
 @bp.get("/staff/<int:staff_id>/roles")
@@ -258,6 +259,7 @@ def settings():
 
 
 @bp.post("/settings")
+@step_up_required  # the escalation times decide when a backup may open a signal
 def settings_save():
     db = get_db()
     form = {k: request.form.get(k, "") for k in schools.SETTING_FIELDS}

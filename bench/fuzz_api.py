@@ -24,6 +24,7 @@ import argparse
 import ast
 import json
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
@@ -211,6 +212,11 @@ class Fuzzer:
         try:
             now = self.clock.now()
             school = schools.add(database, now, brin=BRIN, name="OBS De Fuzzboom")
+            # A school accepts signals only when someone there can open them (422 otherwise).
+            staff_id = database["staff"].insert({
+                "school_id": school["id"], "display_name": "Rian Ontvanger",
+                "user_handle": os.urandom(32), "active": 1, "created_at": iso(now)}).last_pk
+            database["staff_roles"].insert({"staff_id": staff_id, "role": "receiver"})
             schools.add(database, now, brin=OUT_OF_SCOPE_BRIN, name="CSG Buiten Bereik", type="vo")
             row, self.token = municipalities.add(database, now, name="Gemeente Fuzz", brins=[BRIN])
             self._seed_known(database, now, school["id"], row["id"])

@@ -14,7 +14,8 @@ hint that something of another school exists.
   inside the transition, so a race cannot get round it; `notes_for` lists only one's own).
 - A staff member's page is visible to the directors of their school (`staff_member`).
 - A municipality may send to, and read receipts of, the schools it is linked to
-  (`municipality_may_send`).
+  (`municipality_may_send`); a school accepts signals only when someone there can open them
+  (`school_can_receive`).
 
 The school's rules are documented in docs/school-rules.md.
 """
@@ -72,3 +73,21 @@ def staff_member(db, director, staff_id: int) -> dict:
 def municipality_may_send(db, municipality_id: int, school_id: int) -> bool:
     """Whether a municipality's token may send signals to (and read receipts of) a school."""
     return school_id in municipalities.school_ids(db, municipality_id)
+
+
+#: The roles that can open a waiting signal (see `opener`).
+OPENING_ROLES = frozenset({"receiver", "backup"})
+
+
+def school_can_receive(db, school_id: int, now: datetime) -> bool:
+    """Whether anyone at the school can open a signal: an active person, or a pending (unused,
+    unwithdrawn, unexpired) invite, holding the receiver or backup role.
+
+    Without one a signal would be accepted and then expire unread a week later with nobody at
+    school ever knowing — the municipality must hear at once (422) and use its agreed fallback.
+    A pending invite counts: the school is onboarding and the person can enrol and open it.
+    """
+    if any(staff_mod.with_role(db, school_id, role) for role in sorted(OPENING_ROLES)):
+        return True
+    return any(OPENING_ROLES & set(invite["roles"].split(","))
+               for invite in staff_mod.pending_invites(db, school_id, now))

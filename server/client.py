@@ -203,7 +203,7 @@ class Client:
 
     def receipt(self, reference: str) -> dict | None:
         """The receipt of one reference, or None when the server has none (or purged it)."""
-        if not intake.REFERENCE_RE.match(reference or ""):
+        if not intake.REFERENCE_RE.fullmatch(reference or ""):
             raise ClientError("a reference is 1-64 characters of A-Z a-z 0-9 . _ -")
         resp, _ = self.request("GET", "/api/v1/signals/" + quote(reference, safe=""))
         if resp.status == 404:
@@ -265,7 +265,7 @@ class Outcome:
 
     def line(self, verbose: bool = False) -> str:
         """One line for people; the child's name and birth date only if `verbose`."""
-        ref = self.reference if self.reference and intake.REFERENCE_RE.match(self.reference) \
+        ref = self.reference if self.reference and intake.REFERENCE_RE.fullmatch(self.reference) \
             else "(no valid reference)"
         head = f"{self.where}  {ref}" if self.where else ref
         text = f"{head}: {self.status}"

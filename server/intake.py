@@ -11,8 +11,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-BRIN_RE = re.compile(r"^[0-9]{2}[A-Z0-9]{2}$")
-REFERENCE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Use these with `fullmatch`, never `match`: with `match` and `$`, "REF-1\n" passed as a reference
+# of its own (`$` also matches before a final newline), so one child could be sent twice.
+BRIN_RE = re.compile(r"[0-9]{2}[A-Z0-9]{2}")
+REFERENCE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 TOP_FIELDS = ("school", "reference", "child")
 CHILD_FIELDS = ("name", "birth_date")
 MIN_AGE, MAX_AGE = 3, 21
@@ -20,6 +22,22 @@ NAME_MAX = 200
 # Letters (any script's letters and their combining marks), spaces, hyphens, apostrophes, and a
 # dot for initials. Digits, symbols, control and format characters (RTL overrides) are refused.
 _NAME_PUNCT = set(" -'’.")
+# Letters and marks that show nothing: Unicode's default-ignorable code points (hangul fillers
+# U+115F, U+1160, U+3164, U+FFA0, the combining grapheme joiner U+034F, variation selectors, …).
+# A name made of them looks empty, and one that contains them looks like another child's name.
+_INVISIBLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+              (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+              (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+              (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+              (0xE0000, 0xE0FFF))
+#: Real names need at most a few combining marks on one letter (Vietnamese takes two); more is
+#: "zalgo" text that hides or overdraws the letters around it.
+MAX_MARKS_PER_LETTER = 3
+
+
+def _invisible(ch: str) -> bool:
+    code = ord(ch)
+    return any(low <= code <= high for low, high in _INVISIBLE)
 
 
 @dataclass(frozen=True)
@@ -47,9 +65,19 @@ def _name_problem(name: object) -> str | None:
         return f"must be at most {NAME_MAX} characters"
     if name != name.strip() or "  " in name:
         return "must not start or end with spaces or contain double spaces"
+    marks = MAX_MARKS_PER_LETTER  # a mark before any letter is refused
     for ch in unicodedata.normalize("NFC", name):
         cat = unicodedata.category(ch)
-        if cat[0] in ("L", "M") or ch in _NAME_PUNCT:
+        if _invisible(ch):
+            return "must not contain invisible characters"
+        if cat[0] == "M":
+            marks += 1
+            if marks > MAX_MARKS_PER_LETTER:
+                return (f"may have at most {MAX_MARKS_PER_LETTER} accents on a letter, "
+                        "and an accent only on a letter")
+            continue
+        if cat[0] == "L" or ch in _NAME_PUNCT:
+            marks = 0 if cat[0] == "L" else MAX_MARKS_PER_LETTER
             continue
         return "may contain only letters, spaces, hyphens, apostrophes and dots"
     if not any(unicodedata.category(ch)[0] == "L" for ch in name):
@@ -81,12 +109,12 @@ def validate(payload: object, today: date) -> Signal:
     school = payload.get("school")
     if "school" not in payload:
         bad("school", "is required")
-    elif not isinstance(school, str) or not BRIN_RE.match(school):
+    elif not isinstance(school, str) or not BRIN_RE.fullmatch(school):
         bad("school", "must be a BRIN code: 2 digits and 2 capital letters or digits")
     reference = payload.get("reference")
     if "reference" not in payload:
         bad("reference", "is required")
-    elif not isinstance(reference, str) or not REFERENCE_RE.match(reference):
+    elif not isinstance(reference, str) or not REFERENCE_RE.fullmatch(reference):
         bad("reference", "must be 1-64 characters of A-Z a-z 0-9 . _ -")
     child = payload.get("child")
     name = birth = None

@@ -69,8 +69,10 @@ def openapi_document(base_url: str) -> dict:
                         "413": _error_response("Body over 8 KiB."),
                         "415": _error_response("Not application/json (UTF-8)."),
                         "422": _error_response(
-                            "Invalid or extra field, unknown school, impossible birth date. "
-                            "Nothing is stored.", with_details=True),
+                            "Invalid or extra field, unknown school, impossible birth date; or "
+                            "(checked after the scope, field `school`) nobody at the school can "
+                            "receive signals yet: no active or invited receiver or backup - use "
+                            "the agreed fallback. Nothing is stored.", with_details=True),
                         **errors,
                     },
                 },
@@ -168,7 +170,9 @@ def openapi_document(base_url: str) -> dict:
                                 "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX,
                                          "description": "Letters (any script), spaces, hyphens, "
                                                         "apostrophes and dots; no control or "
-                                                        "format characters."},
+                                                        "format characters, no invisible "
+                                                        "letters, at most 3 accents on a "
+                                                        "letter."},
                                 "birth_date": {"type": "string", "format": "date",
                                                "description": f"A real date giving an age of "
                                                               f"{MIN_AGE}-{MAX_AGE} on the day "

@@ -36,6 +36,11 @@ from .db import write
 from .tokens import digest
 
 CHALLENGE_TTL = timedelta(minutes=5)
+#: At most this many live challenges of one purpose. Issuing one is never refused (refusing
+#: would let a flood deny login to everyone); past the bound the oldest of that purpose go.
+#: A real person's ceremony takes seconds, so a flood must issue this many within those
+#: seconds to break one — far more than the server can be made to do.
+MAX_OUTSTANDING_CHALLENGES = 5000
 ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDDSA,
               COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256]
 GENERIC_FAIL = "Inloggen lukte niet. Probeer het opnieuw."
@@ -45,6 +50,10 @@ def issue_challenge(db, at: datetime, purpose: str, *, invite_id=None, staff_id=
     challenge = os.urandom(32)
     with write(db):
         db.conn.execute("DELETE FROM webauthn_challenges WHERE expires_at <= ?", (iso(at),))
+        db.conn.execute(
+            "DELETE FROM webauthn_challenges WHERE challenge_hash IN (SELECT challenge_hash FROM"
+            " webauthn_challenges WHERE purpose = ? ORDER BY created_at DESC, rowid DESC"
+            " LIMIT -1 OFFSET ?)", (purpose, MAX_OUTSTANDING_CHALLENGES - 1))
         db["webauthn_challenges"].insert({
             "challenge_hash": digest(challenge), "purpose": purpose, "challenge": challenge,
             "invite_id": invite_id, "staff_id": staff_id, "created_at": iso(at),

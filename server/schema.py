@@ -318,6 +318,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX main.officer_push_jobs_due ON officer_push_jobs(sent_at, given_up_at,
             next_attempt_at)
     """),
+    # A note's life counts from its first assignment (a reassign never restarts it). Notes
+    # already out keep their last assignment as the best known start.
+    ("hardening_first_assigned_at", """
+        ALTER TABLE main.signals ADD COLUMN first_assigned_at TEXT;
+        UPDATE main.signals SET first_assigned_at = assigned_at WHERE state = 'teacher_assigned';
+    """),
 ]
 
 #: Migrations that rebuild a table other tables point at. SQLite cannot drop a NOT NULL or

@@ -12,7 +12,7 @@ from .clock import iso
 from .db import write
 from .intake import BRIN_RE
 
-HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+HHMM_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # fullmatch only
 
 
 class SchoolError(ValueError):
@@ -21,7 +21,7 @@ class SchoolError(ValueError):
 
 def add(db, now: datetime, *, brin: str, name: str, type: str = "po") -> dict:
     brin = brin.strip().upper()
-    if not BRIN_RE.match(brin):
+    if not BRIN_RE.fullmatch(brin):
         raise SchoolError("BRIN must be 2 digits followed by 2 capital letters or digits")
     if not name.strip() or len(name) > 200:
         raise SchoolError("school name must be 1-200 characters")
@@ -85,7 +85,7 @@ def update_settings(db, now, *, school_id: int, values: dict, actor: str) -> lis
     for name, label in (("start_time", "Begintijd school"), ("escalation_time", "Escalatietijd"),
                         ("quiet_start", "Begin rusttijd"), ("quiet_end", "Einde rusttijd")):
         text = (values.get(name) or "").strip()
-        if not HHMM_RE.match(text):
+        if not HHMM_RE.fullmatch(text):
             raise SchoolError(f"{label}: vul een tijd in als 08:30.")
         clean[name] = text
     try:

@@ -19,7 +19,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from . import receipts, schools, schooltime, vault
+from . import note_rules, receipts, schools, schooltime, vault
 from .clock import iso, local, parse
 from .db import write
 from .deadlines import Deadlines, note_deadline, unopened_deadline
@@ -244,11 +244,13 @@ def assign_teacher(db, now: datetime, signal_id: str, teacher_id: int,
     stamp = iso(now)
     deadlines = deadlines or Deadlines()
     with write(db):
-        school_id = get(db, signal_id)["school_id"]
+        current = get(db, signal_id)
+        note_rules.refuse_note_to_opener(current, teacher_id)
         row = _transition(db, signal_id, ("opened",),
                           {"state": "teacher_assigned", "assigned_at": stamp,
+                           "first_assigned_at": stamp,
                            "teacher_id": teacher_id, "handled_how": "note",
-                           "expires_at": _note_expiry(db, school_id, now, deadlines),
+                           "expires_at": _note_expiry(db, current["school_id"], now, deadlines),
                            "updated_at": stamp})
         try:
             plaintext = vault.unseal(db.conn, signal_id, "handover")
@@ -282,14 +284,15 @@ def reassign_note(db, now: datetime, signal_id: str, teacher_id: int,
                   deadlines: "Deadlines | None" = None) -> dict:
     """teacher_assigned → teacher_assigned for another teacher (the first is ill, or left).
     The sealed note is bound to the signal, not to a person, so nothing is decrypted; the unread
-    deadline starts again so the new teacher gets the same time."""
+    deadline still counts from the FIRST assignment (note_rules), never restarts."""
     stamp = iso(now)
     deadlines = deadlines or Deadlines()
     with write(db):
-        school_id = get(db, signal_id)["school_id"]
+        current = get(db, signal_id)
+        note_rules.refuse_note_to_opener(current, teacher_id)
         return _transition(db, signal_id, ("teacher_assigned",),
                            {"teacher_id": teacher_id, "assigned_at": stamp,
-                            "expires_at": _note_expiry(db, school_id, now, deadlines),
+                            "expires_at": note_rules.reassigned_expiry(db, current, now, deadlines),
                             "updated_at": stamp})
 
 
@@ -340,8 +343,9 @@ def teacher_read(db, now: datetime, signal_id: str, teacher_id: int) -> Child:
     """teacher_assigned → teacher_read, once, for the assigned teacher only; the note is gone."""
     stamp = iso(now)
     with write(db):
-        current = _one(db, "SELECT teacher_id, state FROM signals WHERE id = ?", (signal_id,))
-        if current is None:
+        current = _one(db, "SELECT teacher_id, state, school_id = (SELECT school_id FROM staff WHERE"
+                       " id = ?) AS ours FROM signals WHERE id = ?", (teacher_id, signal_id))
+        if current is None or not current["ours"]:  # whose before what state: no 410 oracle
             raise NotFound("no such note for this teacher")
         if current["teacher_id"] is None and current["state"] in ENDED:
             raise WrongState(current["state"])  # ended (e.g. expired) before the read

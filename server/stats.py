@@ -27,7 +27,7 @@ FIELDS = ("month",) + COUNT_METRICS[:3] + MINUTE_FIELDS + COUNT_METRICS[3:]
 #: Cells below this are shown as SMALL in anything that leaves the school.
 MIN_CELL = 5
 SMALL = "<5"
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # fullmatch only
 MAX_MONTHS = 36
 
 #: Dutch column headings for the director's CSV download (the UI language).
@@ -56,7 +56,7 @@ class StatsError(ValueError):
 # --- months -----------------------------------------------------------------------------------
 
 def parse_month(text: str | None, field: str) -> tuple[int, int]:
-    match = MONTH_RE.match(text or "")
+    match = MONTH_RE.fullmatch(text or "")
     if not match:
         raise StatsError(field, "must be a month as YYYY-MM")
     return int(match.group(1)), int(match.group(2))

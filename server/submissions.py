@@ -3,7 +3,9 @@
 The API (`POST /api/v1/signals`) and any other way a municipality sends (a form, an upload)
 call `submit`, so validation, the scope check, idempotency and sealing are the same everywhere.
 Order matters and is part of the contract: a malformed signal is refused before anything is
-looked up (422), then an unknown school (422), then a school outside the token's scope (403);
+looked up (422), then an unknown school (422), then a school outside the token's scope (403),
+then a school where nobody can open a signal yet (422: no active or invited receiver or backup —
+the municipality must use its agreed fallback rather than trust a signal nobody will read);
 only then is anything written.
 """
 from __future__ import annotations
@@ -13,6 +15,10 @@ from datetime import datetime
 from . import access, intake, schools, signals
 from .clock import local
 from .deadlines import Deadlines
+
+#: Said to the municipality (its IT and its officer), so plain and actionable; no school name.
+NOBODY_TO_RECEIVE = ("nobody at this school can receive signals yet (no receiver or backup has "
+                     "been set up); nothing was stored - use the agreed fallback to reach the school")
 
 
 class OutOfScope(Exception):
@@ -32,6 +38,8 @@ def submit(db, now: datetime, *, municipality_id: int, payload: object,
         raise intake.Invalid([{"field": "school", "message": "unknown school"}])
     if not access.municipality_may_send(db, municipality_id, school["id"]):
         raise OutOfScope(clean.school)
+    if not access.school_can_receive(db, school["id"], now):
+        raise intake.Invalid([{"field": "school", "message": NOBODY_TO_RECEIVE}])
     child = signals.Child(name=clean.name, birth_date=clean.birth_date.isoformat())
     return signals.receive(db, now, municipality_id=municipality_id, school_id=school["id"],
                            reference=clean.reference, child=child, deadlines=deadlines)

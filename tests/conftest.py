@@ -54,6 +54,26 @@ def no_outside_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", connect)
 
 
+def give_receiver(database, now, school_id: int, name: str = "Rian Ontvanger") -> int:
+    """An active receiver for a school, so it accepts signals (a school where nobody can open
+    one refuses them with 422). For tests about the API rather than about the people."""
+    import os
+
+    from server.clock import iso
+
+    sid = database["staff"].insert({
+        "school_id": school_id, "display_name": name, "user_handle": os.urandom(32),
+        "active": 1, "created_at": iso(now)}).last_pk
+    database["staff_roles"].insert({"staff_id": sid, "role": "receiver"})
+    return sid
+
+
+@pytest.fixture
+def school_receives(db, clock, school):
+    """The conftest school with a receiver, for tests that post signals through the API."""
+    return give_receiver(db, clock.now(), school["id"])
+
+
 @pytest.fixture
 def clock():
     return FakeClock(MONDAY_0700)

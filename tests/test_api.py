@@ -12,7 +12,7 @@ from openapi_spec_validator import validate as validate_spec
 from server import municipalities
 from server.openapi import openapi_document
 
-from .conftest import BRIN, OTHER_BRIN, signal_body
+from .conftest import BRIN, OTHER_BRIN, give_receiver, signal_body
 
 NAME = "Sanne Verzonnen"
 BIRTH = "2017-04-02"
@@ -26,6 +26,12 @@ def post(client, body, headers, **kw):
 
 def count(db, table="signals"):
     return db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+@pytest.fixture
+def auth(auth, school_receives):
+    """The conftest token, to a school that has a receiver (one without refuses signals, 422)."""
+    return auth
 
 
 @pytest.fixture
@@ -179,7 +185,8 @@ def test_429_rate_limited(data_dir, clock):
                      clock=clock, env={})
     limiter.reset()
     database = db_mod.connect(data_dir)
-    schools.add(database, clock.now(), brin=BRIN, name="OBS De Kastanje")
+    school = schools.add(database, clock.now(), brin=BRIN, name="OBS De Kastanje")
+    give_receiver(database, clock.now(), school["id"])
     _r, tok = municipalities.add(database, clock.now(), name="Gemeente Snel", brins=[BRIN])
     client = app.test_client()
     codes = [post(client, signal_body(f"R-{i}"), {"Authorization": f"Bearer {tok}"}).status_code

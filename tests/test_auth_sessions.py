@@ -11,6 +11,12 @@ from server.web.guards import current_staff, role_required, step_up_required
 
 
 @pytest.fixture
+def auth(auth, school_receives):
+    """The conftest token, to a school that has a receiver (one without refuses signals, 422)."""
+    return auth
+
+
+@pytest.fixture
 def sensitive(app):
     """A sensitive route as other blueprints will write it (GET confirms, POST acts)."""
     hits = []
@@ -60,9 +66,12 @@ def test_secure_cookie_outside_localhost(tmp_path, clock):
 
 def test_login_gives_a_new_session_id(app, db, clock, school):
     device = enrolled(app, db, clock, school["id"])
+    before = cookie(device).value
     device.client.post("/auth/logout", data={"csrf_token": device.csrf()})
     device.client.get("/auth/login")
-    before = cookie(device).value
+    # Logged out, the visitor has no server session id at all (no row either: issue 11 item 3);
+    # only the signed anonymous cookie with the CSRF secret.
+    assert cookie(device) is None and device.client.get_cookie("hwc_anon") is not None
     assert device.login().status_code == 200
     assert cookie(device).value != before
     assert not db.conn.execute("SELECT 1 FROM web_sessions WHERE id_hash = ?",
@@ -218,10 +227,19 @@ def test_login_is_rate_limited(app, db, clock, school):
 
 
 def test_challenges_and_sessions_hold_no_secrets_in_flask_cookie(app, db, clock, school):
+    from itsdangerous import URLSafeTimedSerializer
     device = Device(app)
-    device.login_options()
+    options = device.login_options()
     assert db.conn.execute("SELECT count(*) FROM webauthn_challenges").fetchone()[0] == 1
-    assert len(cookie(device).value) == 43
+    # Not logged in: no server session (issue 11 item 3); the signed anonymous cookie holds the
+    # CSRF secret and nothing else — never the challenge.
+    assert cookie(device) is None
+    assert db.conn.execute("SELECT count(*) FROM web_sessions").fetchone()[0] == 0
+    raw = device.client.get_cookie("hwc_anon").value
+    data = URLSafeTimedSerializer(app.secret_key, salt="hwc-anonymous-session").loads(raw)
+    assert set(data) == {"csrf_token"} and options["challenge"] not in raw
+    person = enrolled(app, db, clock, school["id"])
+    assert len(cookie(person).value) == 43  # logged in: the cookie is only the opaque id
 
 
 def test_current_staff_shape(app, db, clock, school):

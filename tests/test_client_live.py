@@ -18,6 +18,8 @@ from server.datadir import init_data_dir
 from server import municipalities, schools
 from server.clock import SystemClock
 
+from .conftest import give_receiver
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRST = ["Sanne", "Joris", "Mila", "Teun", "Lotte", "Bram", "Noor", "Stijn", "Fleur", "Daan"]
 LAST = ["Verzonnen", "Bedenksel", "Fantasia", "Onecht", "Nepper"]
@@ -35,7 +37,8 @@ def server(tmp_path):
     init_data_dir(data)
     database = db_mod.connect(data)
     now = SystemClock().now()
-    schools.add(database, now, brin="12AB", name="OBS De Kastanje")
+    school = schools.add(database, now, brin="12AB", name="OBS De Kastanje")
+    give_receiver(database, now, school["id"])
     _row, token = municipalities.add(database, now, name="Gemeente Testdorp", brins=["12AB"])
     database.close()
     port = free_port()

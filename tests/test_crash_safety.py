@@ -36,6 +36,8 @@ from server.datadir import init_data_dir
 from server import municipalities, schools
 from server.clock import SystemClock
 
+from .conftest import give_receiver
+
 ROOT = Path(__file__).resolve().parent.parent
 TOTAL = 1000
 KILL_AFTER = 300
@@ -197,7 +199,8 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged_and_half_writes_nothing(tm
     init_data_dir(data_dir)
     database = db_mod.connect(data_dir)
     now = SystemClock().now()
-    schools.add(database, now, brin=BRIN, name="OBS De Valkuil")
+    school = schools.add(database, now, brin=BRIN, name="OBS De Valkuil")
+    give_receiver(database, now, school["id"])
     _row, token = municipalities.add(database, now, name="Gemeente Crash", brins=[BRIN])
     database.close()
     today = date.today()

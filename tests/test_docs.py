@@ -183,11 +183,14 @@ def test_restore_without_the_key_store_accepts_new_signals(tmp_path):
     from server.clock import FakeClock
     from server.web.base import limiter
 
+    from .conftest import give_receiver
+
     live, backup = tmp_path / "live", tmp_path / "backup.db"
     clock = FakeClock("2026-11-23T06:00:00Z")
     create_app({"data_dir": live, "testing": True}, clock=clock, env={})
     database = db_mod.connect(live)
-    schools.add(database, clock.now(), brin="12AB", name="OBS Hersteld")
+    school = schools.add(database, clock.now(), brin="12AB", name="OBS Hersteld")
+    give_receiver(database, clock.now(), school["id"])
     _r, token = municipalities.add(database, clock.now(), name="Gemeente Terug", brins=["12AB"])
     database.close()
     src, dst = sqlite3.connect(live / "hwc.db"), sqlite3.connect(backup)

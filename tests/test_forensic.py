@@ -37,6 +37,7 @@ def run_every_path(data_dir, caplog) -> list[bytes]:
     _r, token = municipalities.add(database, clock.now(), name="Gemeente X", brins=["12AB"])
     ib = database["staff"].insert({"school_id": 1, "display_name": "Ilse Bedacht",
                                    "user_handle": b"u1" * 16, "created_at": "x"}).last_pk
+    database["staff_roles"].insert({"staff_id": ib, "role": "receiver"})
     teacher = database["staff"].insert({"school_id": 1, "display_name": "Tom Leraar",
                                         "user_handle": b"u2" * 16, "created_at": "x"}).last_pk
     client = app.test_client()

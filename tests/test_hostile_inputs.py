@@ -16,7 +16,7 @@ import pytest
 from server import db as db_mod
 from server import municipalities
 
-from .conftest import BRIN, OTHER_BRIN
+from .conftest import BRIN, OTHER_BRIN, give_receiver
 
 NAME = "Sanne Verzonnen"
 BIRTH = "2017-04-02"
@@ -168,7 +168,8 @@ def dump(data_dir) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture
-def tokens(db, clock, token, other_school):
+def tokens(db, clock, token, other_school, school_receives):
+    give_receiver(db, clock.now(), other_school["id"])
     _r, other = municipalities.add(db, clock.now(), name="Gemeente Elders", brins=[OTHER_BRIN])
     _r, revoked = municipalities.add(db, clock.now(), name="Gemeente Weg", brins=[BRIN])
     municipalities.revoke(db, clock.now(), "Gemeente Weg")

@@ -78,6 +78,9 @@ def test_check_then_send_with_a_fresh_passkey(officer, db, clock):
 
 def test_two_children_each_to_their_own_school(app, db, clock, officer, other_school, municipality):
     from server import region
+
+    from .conftest import give_receiver
+    give_receiver(db, clock.now(), other_school["id"])  # a school where nobody can open refuses
     region.set_scope(db, clock.now(), municipality_id=municipality["id"],
                      school_ids=[other_school["id"], municipalities.school_ids(db, municipality["id"]).pop()],
                      actor="test")

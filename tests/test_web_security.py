@@ -67,7 +67,8 @@ for _page in ADMIN_PAGES:
 R["/admin/staff/<int:staff_id>"] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403,
                                         director=200, other=404,  # school A's teacher
                                         operator=403, officer=403)
-for _back in ("/admin/staff/<int:staff_id>/roles", "/admin/staff/<int:staff_id>/reinvite"):
+for _back in ("/admin/staff/<int:staff_id>/roles", "/admin/staff/<int:staff_id>/reinvite",
+              "/admin/staff/<int:staff_id>/details", "/admin/staff/<int:staff_id>/reactivate"):
     R[_back] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=303, other=303,
                     operator=403, officer=403)
 R["/admin/invite/qr/<token>.svg"] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403,

@@ -34,7 +34,7 @@ DEFAULT_DEADLINES: dict[str, int] = {
 VEILIG_THUIS = "0800-2000"
 KINDERTELEFOON = "0800-0432"
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # fullmatch only
 _NAME_MAX = 200
 
 
@@ -112,7 +112,7 @@ class SchoolFacts:
         set_(self, "place", _clean_name(self.place, "place", allow_empty=True))
         for key in ("start_time", "escalation_time"):
             value = getattr(self, key)
-            if not isinstance(value, str) or not _HHMM.match(value):
+            if not isinstance(value, str) or not _HHMM.fullmatch(value):
                 raise ValueError(f"{key} must be 'HH:MM', not {value!r}")
         set_(self, "receivers", tuple(_contact(c) for c in _seq(self.receivers, "receivers")))
         set_(self, "directors",

@@ -31,7 +31,7 @@ MOMENT_LABELS = {
 
 _TIP_KEYS = {"id", "title", "text", "more", "school_types", "po", "vo"}
 _TEXT_KEYS = {"title", "text", "more"}
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # fullmatch only
 _SENTENCE_END = re.compile(r"[.!?][’'”\")]*(?:\s|$)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Any run of digits (with separators) long enough to be a phone number.
@@ -101,7 +101,7 @@ def _validate(moment: str, data) -> dict[str, list[dict]]:
         if unknown:
             raise TipsError(f"{at}: unknown field(s) {sorted(unknown)}")
         tid = tip.get("id")
-        if not isinstance(tid, str) or not _ID.match(tid):
+        if not isinstance(tid, str) or not _ID.fullmatch(tid):
             raise TipsError(f"{at}: 'id' must be a lower-case slug")
         at = f"{where} tip {tid!r}"
         if tid in seen:

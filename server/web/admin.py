@@ -91,10 +91,17 @@ def staff_detail(staff_id):
 
 
 # Giving someone a role or a new passkey is how a stolen director session would let itself in
-# as a receiver: these need a passkey check of the last 2 minutes, like opening a signal. The
-# GETs are where the step-up page sends the browser back to.
+# as a receiver: these need a passkey check of the last 2 minutes, like opening a signal. So
+# does everything else that decides who receives a child's name: a name and group (the receiver
+# picks the teacher by them: a renamed "Tom Leraar — groep 5" gets the next note) and switching
+# someone back on (with their roles, passkeys and pushes) — and the school's escalation times
+# (`settings_save`: from then on a backup may open an unopened signal). Switching off, revoking and
+# withdrawing only take access away and stay one step, so a director can act fast. The GETs are
+# where the step-up page sends the browser back to.
 @bp.get("/staff/<int:staff_id>/roles")
 @bp.get("/staff/<int:staff_id>/reinvite")
+@bp.get("/staff/<int:staff_id>/details")
+@bp.get("/staff/<int:staff_id>/reactivate")
 def staff_step_up_back(staff_id):
     return _back("admin.staff_detail", staff_id=staff_id)
 
@@ -113,6 +120,7 @@ def staff_roles(staff_id):
 
 
 @bp.post("/staff/<int:staff_id>/details")
+@step_up_required
 def staff_details(staff_id):
     _person_or_404(staff_id)
     try:
@@ -151,6 +159,7 @@ def staff_delete(staff_id):
 
 
 @bp.post("/staff/<int:staff_id>/reactivate")
+@step_up_required
 def staff_reactivate(staff_id):
     _person_or_404(staff_id)
     staff_mod.reactivate(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
@@ -250,6 +259,7 @@ def settings():
 
 
 @bp.post("/settings")
+@step_up_required  # the escalation times decide when a backup may open a signal
 def settings_save():
     db = get_db()
     form = {k: request.form.get(k, "") for k in schools.SETTING_FIELDS}

@@ -160,7 +160,7 @@ def post_signal():
 @bp.get("/signals/<reference>")
 @limiter.limit(_rate_limit)
 def get_receipt(reference: str):
-    if not intake.REFERENCE_RE.match(reference):
+    if not intake.REFERENCE_RE.fullmatch(reference):
         return error(404, "no signal with that reference")
     row = receipts.by_reference(get_db(), g.municipality["id"], reference)
     if row is None:

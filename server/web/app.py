@@ -16,6 +16,7 @@ from ..config import PROJECT_ROOT
 from ..datadir import init_data_dir
 from . import admin, api, auth, base, guards, inbox, me, onboarding, operator, portal, pwa, teacher
 from . import push as push_routes
+from .converters import SqliteId
 
 
 #: Responses that carry a child's name are never compressed (ADR 0011): they are one-time and
@@ -67,6 +68,7 @@ def create_app(overrides: dict | None = None, *, clock=None, env: dict | None = 
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
         RATELIMIT_ENABLED=True,
     )
+    app.url_map.converters["int"] = SqliteId  # before any route: ids past 64 bits are 404
     app.json.sort_keys = False  # API bodies keep the order the contract lists them in
     _compress(app)
 

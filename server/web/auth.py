@@ -23,6 +23,7 @@ from flask_login import login_user, logout_user
 from .. import passkeys, schools
 from .. import staff as staff_mod
 from ..clock import iso
+from . import throttle
 from .base import cfg, get_db, limiter, now
 from .guards import (
     ASSERT_KEY,
@@ -44,7 +45,12 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _auth_rate() -> str:
-    return current_app.config.get("HWC_AUTH_RATE_LIMIT", "30/minute")
+    return throttle.auth_rate()
+
+
+#: Challenges and logged-in ceremonies are counted per browser (session or anonymous CSRF
+#: secret), never per address: see `throttle`.
+_per_client = limiter.limit(_auth_rate, key_func=throttle.client_key)
 
 
 def _start_session(person: dict) -> None:
@@ -89,6 +95,15 @@ def _refuse(exc: passkeys.Refused, status: int = 400):
     return jsonify({"error": passkeys.GENERIC_FAIL}), status
 
 
+def _refused_attempt(exc: passkeys.Refused, credential, status: int):
+    """A failed verification counts against the client, the address and the credential; past a
+    budget the answer becomes 429 so a script backs off (a valid passkey still gets in)."""
+    if throttle.record_failure(credential):
+        log.info("passkey ceremony refused: %s (failure budget spent)", exc)
+        return throttle.too_many(passkeys.GENERIC_FAIL)
+    return _refuse(exc, status)
+
+
 # --- routes: login / logout -------------------------------------------------------------------
 
 @bp.get("/login")
@@ -106,20 +121,24 @@ def login():
 
 
 @bp.post("/login/options")
-@limiter.limit(_auth_rate)
+@_per_client
 def login_options():
     return _assertion_response(get_db(), now(), "login")
 
 
 @bp.post("/login/verify")
-@limiter.limit(_auth_rate)
 def login_verify():
+    """Not limited per request: only failures count (`throttle`), and a valid passkey always
+    logs in, whoever failed before from the same address."""
     db, at = get_db(), now()
+    if throttle.client_exhausted():
+        return throttle.too_many(passkeys.GENERIC_FAIL)
+    credential = None
     try:
         body, credential = _credential_from_request()
         passkey = passkeys.verify_assertion(db, at, credential, "login", **_rp())
     except passkeys.Refused as exc:
-        return _refuse(exc, 401)
+        return _refused_attempt(exc, credential, 401)
     person = staff_mod.get(db, passkey["staff_id"])
     _start_session(person)
     nxt = safe_next(body.get("next") if isinstance(body.get("next"), str) else None)
@@ -142,7 +161,6 @@ def _live_invite(token: str):
 
 
 @bp.get("/invite/<token>")
-@limiter.limit(_auth_rate)
 def invite(token):
     invite, status = _live_invite(token)
     if status != "valid":
@@ -154,7 +172,7 @@ def invite(token):
 
 
 @bp.post("/invite/<token>/options")
-@limiter.limit(_auth_rate)
+@_per_client
 def invite_options(token):
     invite, status = _live_invite(token)
     if status != "valid":
@@ -167,12 +185,14 @@ def invite_options(token):
 
 
 @bp.post("/invite/<token>/verify")
-@limiter.limit(_auth_rate)
 def invite_verify(token):
+    if throttle.client_exhausted():
+        return throttle.too_many(passkeys.GENERIC_FAIL)
     invite, status = _live_invite(token)
     if status != "valid":
         return jsonify({"error": "Deze uitnodiging is niet meer geldig."}), 410
     db, at = get_db(), now()
+    credential = None
     try:
         body, credential = _credential_from_request()
         verified = passkeys.verify_registration(db, at, credential, "register",
@@ -183,7 +203,7 @@ def invite_verify(token):
             public_key=verified.credential_public_key, sign_count=verified.sign_count,
             passkey_name=name)
     except passkeys.Refused as exc:
-        return _refuse(exc)
+        return _refused_attempt(exc, credential, 400)
     except staff_mod.StaffError as exc:
         return jsonify({"error": str(exc)}), 409
     _start_session(person)
@@ -201,7 +221,7 @@ def step_up():
 
 @bp.post("/step-up/options")
 @role_required(*staff_mod.PEOPLE_ROLES)
-@limiter.limit(_auth_rate)
+@_per_client
 def step_up_options():
     db = get_db()
     me = current_staff()
@@ -210,7 +230,7 @@ def step_up_options():
 
 @bp.post("/step-up/verify")
 @role_required(*staff_mod.PEOPLE_ROLES)
-@limiter.limit(_auth_rate)
+@_per_client
 def step_up_verify():
     db, at, me = get_db(), now(), current_staff()
     try:
@@ -264,7 +284,7 @@ def passkey_remove(passkey_id):
 @bp.post("/passkeys/options")
 @role_required(*staff_mod.PEOPLE_ROLES)
 @step_up_required
-@limiter.limit(_auth_rate)
+@_per_client
 def passkey_add_options():
     db, me = get_db(), current_staff()
     person = staff_mod.get(db, me.id)
@@ -276,7 +296,7 @@ def passkey_add_options():
 @bp.post("/passkeys/verify")
 @role_required(*staff_mod.PEOPLE_ROLES)
 @step_up_required
-@limiter.limit(_auth_rate)
+@_per_client
 def passkey_add_verify():
     db, at, me = get_db(), now(), current_staff()
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import access, schools, signals, tips
+from .. import access, note_rules, schools, signals, tips
 from .. import staff as staff_mod
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
@@ -112,7 +112,7 @@ def reveal(signal_id: str):
     # Everything the page needs is loaded *before* the one-time transition, so nothing after it
     # can fail and burn the only view without showing it.
     school = _school()
-    teachers = _teachers(school["id"])
+    teachers = [t for t in _teachers(school["id"]) if t["id"] != me.id]  # not to oneself
     after_tips = tips.tips_for("receiver_after", school["type"])
     try:
         shown = signals.reveal(get_db(), moment, signal_id, me.id)
@@ -141,7 +141,8 @@ def case(signal_id: str):
     return render_template(
         "inbox/case.html", row=row, school=school, teacher=teacher,
         handover=signals.handover_available(get_db(), signal_id), teacher_active=teacher_active,
-        teachers=_teachers(school["id"]), parent_choices=PARENT_CHOICES,
+        teachers=[t for t in _teachers(school["id"]) if t["id"] != row["opened_by"]],
+        parent_choices=PARENT_CHOICES,
         opened=when(row["opened_at"], now()), read_at=time_of(row["teacher_informed_at"]),
         tips=tips.tips_for("receiver_after", school["type"]))
 
@@ -153,6 +154,9 @@ def _act(signal_id: str, action):
         action()
     except signals.HandoverGone:
         return redirect(url_for("inbox.case", signal_id=signal_id, gone=1))
+    except note_rules.AlreadyKnows:  # a stale or hand-made form: they read the name already
+        return render_template("inbox/already_knows.html", signal_id=signal_id,
+                               school=_school()), 409
     except signals.WrongState as exc:
         if exc.state in signals.ENDED:
             return render_template("inbox/gone.html"), 410

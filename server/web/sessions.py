@@ -4,6 +4,12 @@
 Why (docs/decisions/0007-auth-server-side-sessions.md): logout, deactivation and passkey
 revocation delete rows, so they take effect on the very next request — a signed-cookie session
 could be replayed until it expired. Timed by the injected clock.
+
+A visitor who is not logged in costs no row (and no write): before login the session holds only
+the CSRF secret (and perhaps a flash message), kept in a separate signed, HttpOnly,
+SameSite=Strict cookie (`ANON_COOKIE`). Replaying it gains nothing — it names nobody and holds
+no challenge (challenges stay server-side, single use). At login the data moves into a server
+row and that cookie is deleted. 4,599 anonymous requests used to write 4,599 rows.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from datetime import datetime, timedelta
 
 from flask import request
 from flask.sessions import SessionInterface, SessionMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
 from ..clock import iso, parse
@@ -26,6 +33,10 @@ log = logging.getLogger("hwc.auth")
 
 IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
+#: The signed cookie of a visitor who is not logged in (CSRF secret only; see the docstring).
+ANON_COOKIE = "hwc_anon"
+#: Keys an anonymous session may carry in its cookie; anything else needs a server row.
+ANON_KEYS = frozenset({"csrf_token", "_flashes"})
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -61,7 +72,29 @@ def session_alive(row: dict, at: datetime) -> bool:
 class ServerSessionInterface(SessionInterface):
     """Flask session interface over `web_sessions`, timed by the injected clock."""
 
+    def _anon_serializer(self, app):
+        return URLSafeTimedSerializer(app.secret_key, salt="hwc-anonymous-session")
+
+    def _anon_data(self, app, request) -> dict:
+        raw = request.cookies.get(ANON_COOKIE)
+        if not raw or len(raw) > 4000:
+            return {}
+        try:
+            data = self._anon_serializer(app).loads(
+                raw, max_age=int(ABSOLUTE_TIMEOUT.total_seconds()))
+        except (BadSignature, ValueError, TypeError):
+            return {}
+        return {k: v for k, v in data.items() if k in ANON_KEYS} if isinstance(data, dict) else {}
+
     def open_session(self, app, request):
+        sess = self._open(app, request)
+        if sess.sid is None:  # not logged in: the signed anonymous cookie, without a row
+            sess.update(self._anon_data(app, request))
+            sess.modified = sess.accessed = False
+            sess.anon_cookie = bool(request.cookies.get(ANON_COOKIE))
+        return sess
+
+    def _open(self, app, request):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 100:
             return ServerSession()
@@ -87,9 +120,31 @@ class ServerSessionInterface(SessionInterface):
         except sqlite3.Error:
             log.warning("session store unavailable; session not saved")
 
+    def _save_anonymous(self, app, sess: ServerSession, response) -> None:
+        """No row for a visitor who is not logged in: the data goes into the signed cookie."""
+        kw = dict(path=self.get_cookie_path(app), secure=self.get_cookie_secure(app),
+                  httponly=True, samesite="Strict")
+        if not sess:
+            if getattr(sess, "anon_cookie", False):
+                response.delete_cookie(ANON_COOKIE, **kw)
+            return
+        if sess.modified or not getattr(sess, "anon_cookie", False):
+            response.set_cookie(ANON_COOKIE, self._anon_serializer(app).dumps(dict(sess)), **kw)
+        response.vary.add("Cookie")
+
     def _save(self, app, sess: ServerSession, response, name):
+        if sess.sid is None and not sess.get("_user_id") and set(sess) <= ANON_KEYS:
+            if sess.expired:
+                response.delete_cookie(name, path=self.get_cookie_path(app),
+                                       secure=self.get_cookie_secure(app), httponly=True,
+                                       samesite=self.get_cookie_samesite(app))
+            return self._save_anonymous(app, sess, response)
         db = get_db()
         at = iso(clock().now())
+        if getattr(sess, "anon_cookie", False):  # logging in: the anonymous cookie is done
+            response.delete_cookie(ANON_COOKIE, path=self.get_cookie_path(app),
+                                   secure=self.get_cookie_secure(app), httponly=True,
+                                   samesite="Strict")
         if not sess:
             if sess.sid:
                 with write(db):

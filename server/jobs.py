@@ -13,7 +13,7 @@ import logging
 import threading
 
 from . import db as db_mod
-from . import signals, staff, webhooks
+from . import signals, staff, traces, webhooks
 from .deadlines import Deadlines
 from .push import kick as push_run
 
@@ -36,7 +36,7 @@ def _webhooks(database, now, cfg) -> dict:
 
 #: (name, step): each step is a callable (db, now, cfg) -> counts without personal data.
 STEPS = (("deadlines", _deadlines), ("push", _push), ("staff", _staff),
-         ("webhooks", _webhooks))
+         ("traces", traces.purge), ("webhooks", _webhooks))
 
 log = logging.getLogger("hwc.jobs")
 

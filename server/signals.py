@@ -19,7 +19,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from . import receipts, schools, schooltime, vault
+from . import receipts, schools, schooltime, traces, vault
 from .clock import iso, local, parse
 from .db import write
 from .deadlines import Deadlines, note_deadline, unopened_deadline
@@ -432,6 +432,8 @@ def _ended(db, rows: list[dict], stamp: str, metric: str) -> None:
         _end(db, row)
         _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], metric)
+    if metric == "expired":  # the child was not reached: the school keeps a nameless trace
+        traces.record(db, rows, stamp)
 
 
 def _rows(cur) -> list[dict]:
@@ -461,8 +463,8 @@ def open_cases(db, school_id: int) -> list[dict]:
     """Opened cases still waiting for a choice, a teacher read, or a parent-contact record."""
     return list(db.query(
         "SELECT g.id, g.state, g.received_at, g.opened_at, g.assigned_at, g.handled_how,"
-        " g.teacher_informed_at, t.display_name AS teacher_name, t.group_name AS teacher_group,"
-        " o.display_name AS opened_by_name"
+        " g.teacher_informed_at, g.told_due_at, t.display_name AS teacher_name,"
+        " t.group_name AS teacher_group, o.display_name AS opened_by_name"
         " FROM signals g LEFT JOIN staff t ON t.id = g.teacher_id"
         " LEFT JOIN staff o ON o.id = g.opened_by"
         " WHERE g.school_id = ? AND g.state IN ('opened', 'teacher_assigned', 'teacher_read')"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import access, schools, signals, tips
+from .. import access, inbox_view, schools, signals, tips
 from .. import staff as staff_mod
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
@@ -61,13 +61,11 @@ def index():
     me, moment = current_staff(), now()
     database = get_db()
     may_open = access.opener(database, moment, me)
-    waiting = [dict(r, when=when(r["received_at"], moment), may_open=may_open(r))
-               for r in signals.waiting(database, me.school_id)]
-    cases = [dict(c, when=when(c["received_at"], moment),
-                  read_at=time_of(c["teacher_informed_at"]))
-             for c in signals.open_cases(database, me.school_id)]
-    return render_template("inbox/index.html", waiting=waiting, cases=cases,
-                           school=_school())
+    shown = inbox_view.view(database, me.school_id, moment)
+    waiting = [dict(r, may_open=may_open(r)) for r in shown["waiting"]]
+    return render_template("inbox/index.html", waiting=waiting, cases=shown["cases"],
+                           groups=shown["groups"], traces=shown["traces"],
+                           start_time=shown["start_time"], school=_school())
 
 
 @bp.get("/signal/<signal_id>")

@@ -1,0 +1,85 @@
+"""What the receiver's inbox says about each signal and case: numbered, oldest first, how long
+it has waited, whether it escalated, is overdue or unread, and what it waits for. No Flask.
+
+Every mark is derived from the stored times and the same rules that plan the pushes
+(`escalation.py`, `followups.py`), so the inbox and the pushes never disagree. Nothing here
+identifies the child: only times, states and staff names.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import escalation, followups, schools, signals, traces
+from .clock import local, parse
+from .dutch import DAYS, MONTHS, time_of, when
+
+#: What an open case waits for, in the order the inbox shows the groups.
+GROUPS = (
+    ("choice", "Wacht op jouw keuze: hoe hoort de leerkracht het?"),
+    ("told", "Wacht tot jij het de leerkracht vertelt"),
+    ("note", "Wacht tot de leerkracht het bericht leest"),
+    ("parents", "Wacht op het contact met de ouders"),
+)
+
+
+def waited(since: str, now: datetime) -> str:
+    """'12 min', '3 uur', '2 dagen': how long something has waited, in plain Dutch."""
+    minutes = max(0, int((now - parse(since)).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} uur"
+    return f"{minutes // (24 * 60)} dagen"
+
+
+def day_name(stamp: str) -> str:
+    """'dinsdag 3 december' (the date a trace names: never a time that could single out a case)."""
+    moment = local(parse(stamp))
+    return f"{DAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]}"
+
+
+def since(stamp: str) -> str:
+    """'vrijdag 10:06'."""
+    moment = local(parse(stamp))
+    return f"{DAYS[moment.weekday()]} {moment.strftime('%H:%M')}"
+
+
+def _group(case: dict) -> str:
+    if case["state"] == "opened":
+        return "choice"
+    if case["state"] == "teacher_assigned":
+        return "note"
+    if case["handled_how"] == "self" and not case["teacher_informed_at"]:
+        return "told"
+    return "parents"
+
+
+def view(db, school_id: int, now: datetime) -> dict:
+    """Everything the inbox page shows, computed once."""
+    school, holidays = schools.calendar(db, school_id)
+    waiting = []
+    for number, row in enumerate(signals.waiting(db, school_id), start=1):
+        escalated = escalation.escalation_at(parse(row["received_at"]), school, holidays) <= now
+        to_director = followups.director_at(row["received_at"], school, holidays) <= now
+        waiting.append(dict(row, number=number, when=when(row["received_at"], now),
+                            waited=waited(row["received_at"], now), escalated=escalated,
+                            to_director=to_director))
+    cases = []
+    for number, row in enumerate(signals.open_cases(db, school_id), start=len(waiting) + 1):
+        case = dict(row, number=number, when=when(row["received_at"], now),
+                    group=_group(row), unread=False, overdue=False,
+                    read_at=time_of(row["teacher_informed_at"]))
+        if row["state"] == "teacher_assigned" and row["assigned_at"]:
+            case["unread"] = followups.note_unread_at(row["assigned_at"], school,
+                                                      holidays) <= now
+            case["since"] = since(row["assigned_at"])
+            case["waited"] = waited(row["assigned_at"], now)
+        if case["group"] == "told" and row.get("told_due_at"):
+            case["told_due"] = local(parse(row["told_due_at"])).strftime("%H:%M")
+            case["overdue"] = parse(row["told_due_at"]) <= now
+        cases.append(case)
+    groups = [(key, label, [c for c in cases if c["group"] == key]) for key, label in GROUPS]
+    shown = [dict(t, day=day_name(t["received_at"])) for t in traces.for_school(db, school_id,
+                                                                              now)]
+    return {"waiting": waiting, "groups": [g for g in groups if g[2]], "cases": cases,
+            "traces": shown, "start_time": school["start_time"]}

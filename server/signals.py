@@ -19,7 +19,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from . import receipts, schools, schooltime, traces, vault
+from . import followups, receipts, schools, schooltime, traces, vault
 from .clock import iso, local, parse
 from .db import write
 from .deadlines import Deadlines, note_deadline, unopened_deadline
@@ -259,22 +259,24 @@ def assign_teacher(db, now: datetime, signal_id: str, teacher_id: int,
     return row
 
 
-def told_in_person(db, now: datetime, signal_id: str, how: str) -> dict:
+def told_in_person(db, now: datetime, signal_id: str, how: str,
+                   teacher_id: int | None = None) -> dict:
     """opened → teacher_read without a note: 'I tell the teacher myself' or (VO) the pupil
-    does not want the mentor told. Only the former counts as 'teacher informed'."""
+    does not want the mentor told. 'self' is a promise, not a receipt: it becomes a task due at
+    the next school start, and the teacher counts as informed only at the 'Verteld' tap
+    (`tasks.told`)."""
     if how not in ("self", "pupil_declined"):
         raise ValueError("how must be 'self' or 'pupil_declined'")
     stamp = iso(now)
     sets = {"state": "teacher_read", "handled_how": how, "updated_at": stamp,
             "assigned_at": stamp}
-    if how == "self":
-        sets["teacher_informed_at"] = stamp
     with write(db):
+        if how == "self":
+            school, holidays = schools.calendar(db, get(db, signal_id)["school_id"])
+            sets.update(teacher_id=teacher_id,
+                        told_due_at=iso(followups.told_due(now, school, holidays)))
         row = _transition(db, signal_id, ("opened",), sets)
         vault.shred(db.conn, signal_id, "handover")
-        if how == "self":
-            _emit(db, row, stamp)
-            _count(db, row["school_id"], row["received_at"], "teacher_informed")
     return row
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import access, inbox_view, schools, signals, tips
+from .. import access, inbox_view, schools, signals, tasks, tips
 from .. import staff as staff_mod
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
@@ -141,6 +141,7 @@ def case(signal_id: str):
         handover=signals.handover_available(get_db(), signal_id), teacher_active=teacher_active,
         teachers=_teachers(school["id"]), parent_choices=PARENT_CHOICES,
         opened=when(row["opened_at"], now()), read_at=time_of(row["teacher_informed_at"]),
+        told_due=time_of(row["told_due_at"]), task_pending=tasks.pending(row),
         tips=tips.tips_for("receiver_after", school["type"]))
 
 
@@ -186,11 +187,28 @@ def withdraw(signal_id: str):
 @bp.post("/case/<signal_id>/in-person")
 @role_required("receiver", "backup")
 def in_person(signal_id: str):
+    """'Ik vertel het zelf' becomes a task (optionally naming the teacher); 'Ik heb het zelf
+    verteld' (already=1) is the task and its 'Verteld' tap at once: the tap is the claim."""
     how = request.form.get("how", "")
     if how not in ("self", "pupil_declined"):
         abort(400)
-    done = _act(signal_id, lambda: signals.told_in_person(get_db(), now(), signal_id, how))
+    teacher_id = _chosen_teacher() if how == "self" and request.form.get("teacher_id") else None
+    moment = now()
+
+    def act():
+        signals.told_in_person(get_db(), moment, signal_id, how, teacher_id)
+        if how == "self" and request.form.get("already") == "1":
+            tasks.told(get_db(), moment, signal_id)
+    done = _act(signal_id, act)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done=how))
+
+
+@bp.post("/case/<signal_id>/told")
+@role_required("receiver", "backup")
+def told(signal_id: str):
+    """The 'Verteld' tap: the receipt's teacher_informed_at is this moment."""
+    done = _act(signal_id, lambda: tasks.told(get_db(), now(), signal_id))
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="told"))
 
 
 @bp.post("/case/<signal_id>/return")

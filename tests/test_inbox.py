@@ -201,6 +201,9 @@ def test_not_our_pupil_returns_and_explains_the_data_breach(team, pushed, db, cl
     ib = team["ib"]
     reveal(ib, pushed)
     resp = ib.form(f"/inbox/case/{pushed}/return", page=f"/inbox/case/{pushed}")
+    assert "Weet je het zeker?" in text(resp) and state(db, pushed) == "opened"  # issue 12
+    resp = ib.form(f"/inbox/case/{pushed}/return", {"confirmed": "1"},
+                   page=f"/inbox/case/{pushed}")
     assert resp.status_code == 200 and "datalek" in text(resp)
     assert client.get("/api/v1/signals/REF-1", headers=auth).get_json()["status"] == "returned"
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
@@ -300,7 +303,8 @@ def test_note_can_go_to_another_teacher_or_be_withdrawn(team, pushed, db, clock,
     assert "Er is geen bericht voor je" in text(tom.client.get("/notes"))
     assert tom.form(f"/notes/{pushed}/read", page="/notes").status_code == 404
     assert "Er is een bericht voor je" in text(tess.client.get("/notes"))
-    resp = ib.form(f"/inbox/case/{pushed}/withdraw", page=f"/inbox/case/{pushed}")
+    resp = ib.form(f"/inbox/case/{pushed}/withdraw", {"confirmed": "1"},
+                   page=f"/inbox/case/{pushed}")
     assert resp.status_code == 302 and state(db, pushed) == "teacher_read"
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
     assert "Er is geen bericht voor je" in text(tess.client.get("/notes"))

@@ -52,6 +52,10 @@ R = {
     "/inbox/case/<signal_id>": dict(anon=LOGIN, teacher=403, receiver=302, backup=302,
                                     director=403, other=404),  # not opened yet → confirmation
 }
+# Back to a page that answered a POST (issue 12): a GET that only redirects to the case.
+for _rule in ("return", "parent-contact", "told"):
+    R[f"/inbox/case/<signal_id>/{_rule}"] = dict(anon=LOGIN, teacher=403, receiver=303,
+                                                 backup=303, director=403, other=404)
 ADMIN_PAGES = ["/admin/", "/admin/audit", "/admin/holidays", "/admin/invite", "/admin/monitoring",
                "/admin/monitoring.csv", "/admin/settings"]
 for _page in ADMIN_PAGES:

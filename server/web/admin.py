@@ -27,6 +27,7 @@ from .. import staff as staff_mod
 from ..clock import local, parse
 from ..dutch import MONTHS
 from .base import cfg, get_db, limiter, now
+from .confirm import unconfirmed
 from .guards import current_staff, login_manager, step_up_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -127,7 +128,13 @@ def staff_details(staff_id):
 
 @bp.post("/staff/<int:staff_id>/deactivate")
 def staff_deactivate(staff_id):
-    _person_or_404(staff_id)
+    person = _person_or_404(staff_id)
+    ask = unconfirmed(f"{person['display_name']} uitschakelen?",
+                      "Deze persoon wordt op alle apparaten uitgelogd en kan niet meer inloggen "
+                      "tot je het weer inschakelt.", "Ja, uitschakelen",
+                      url_for("admin.staff_detail", staff_id=staff_id))
+    if ask:
+        return ask
     try:
         staff_mod.deactivate(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
                              actor=_actor(), actor_id=_me().id)
@@ -139,7 +146,12 @@ def staff_deactivate(staff_id):
 
 @bp.post("/staff/<int:staff_id>/delete")
 def staff_delete(staff_id):
-    _person_or_404(staff_id)
+    person = _person_or_404(staff_id)
+    ask = unconfirmed(f"De gegevens van {person['display_name']} wissen?",
+                      "Naam, rollen en passkeys worden gewist. Dat is niet terug te draaien.",
+                      "Ja, wissen", url_for("admin.staff_detail", staff_id=staff_id))
+    if ask:
+        return ask
     try:
         staff_mod.delete(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
                          actor=_actor())
@@ -232,6 +244,13 @@ def invite_qr(token):
 
 @bp.post("/invites/<int:invite_id>/withdraw")
 def invite_withdraw(invite_id):
+    if staff_mod.get_invite(get_db(), invite_id, _me().school_id) is None:
+        abort(404)
+    ask = unconfirmed("Deze uitnodiging intrekken?",
+                      "De link werkt daarna niet meer. Je kunt wel een nieuwe uitnodiging maken.",
+                      "Ja, intrekken", url_for("admin.staff_list"))
+    if ask:
+        return ask
     try:
         staff_mod.withdraw_invite(get_db(), now(), school_id=_me().school_id, invite_id=invite_id,
                                   actor=_actor())

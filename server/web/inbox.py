@@ -11,6 +11,7 @@ from .. import access, inbox_view, schools, signals, tasks, tips
 from .. import staff as staff_mod
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
+from .confirm import unconfirmed
 from .guards import assertion_is_fresh, current_staff, role_required, step_up_required
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -180,6 +181,14 @@ def reassign(signal_id: str):
 @bp.post("/case/<signal_id>/withdraw")
 @role_required("receiver", "backup")
 def withdraw(signal_id: str):
+    _school_signal(signal_id)
+    ask = unconfirmed("Het bericht aan de leerkracht wissen?",
+                      "Het ongelezen bericht wordt meteen gewist en is niet terug te halen. Doe "
+                      "dit alleen als je het de leerkracht zelf hebt verteld.",
+                      "Ja, ik heb het zelf verteld: wis het bericht",
+                      url_for("inbox.case", signal_id=signal_id))
+    if ask:
+        return ask
     done = _act(signal_id, lambda: signals.withdraw_note(get_db(), now(), signal_id))
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="self"))
 
@@ -214,8 +223,26 @@ def told(signal_id: str):
 @bp.post("/case/<signal_id>/return")
 @role_required("receiver", "backup")
 def return_signal(signal_id: str):
+    _school_signal(signal_id)
+    ask = unconfirmed("Dit kind is geen leerling van jullie school?",
+                      "Het signaal gaat terug naar de gemeente en wordt hier meteen gewist. Dat "
+                      "is niet terug te draaien.",
+                      "Ja, terugsturen naar de gemeente",
+                      url_for("inbox.case", signal_id=signal_id))
+    if ask:
+        return ask
     done = _act(signal_id, lambda: signals.return_signal(get_db(), now(), signal_id))
     return done or render_template("inbox/returned.html")
+
+
+@bp.get("/case/<signal_id>/return")
+@bp.get("/case/<signal_id>/parent-contact")
+@bp.get("/case/<signal_id>/told")
+@role_required("receiver", "backup")
+def after_post(signal_id: str):
+    """Back to a page that answered a POST lands on the case (or 'afgerond'), never a 405."""
+    _school_signal(signal_id)
+    return redirect(url_for("inbox.case", signal_id=signal_id), code=303)
 
 
 @bp.post("/case/<signal_id>/parent-contact")

@@ -358,6 +358,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX main.school_traces_school ON school_traces(school_id, keep_until);
         ALTER TABLE main.signals ADD COLUMN told_due_at TEXT
     """),
+    # VO talk first and parent contact as the handbook says (issue 12): how long the hand-over
+    # copy waits for the talk with the pupil, whether the pupil agreed the mentor may know, and
+    # what the teacher recorded about the parents (never a name: only one of three words).
+    ("0014_talk_and_parents", """
+        ALTER TABLE main.schools ADD COLUMN talk_until TEXT NOT NULL DEFAULT '16:30';
+        ALTER TABLE main.signals ADD COLUMN handover_until TEXT;
+        ALTER TABLE main.signals ADD COLUMN pupil_agreed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE main.signals ADD COLUMN teacher_parent_contact TEXT
+            CHECK (teacher_parent_contact IN ('spoken', 'not_safe', 'not_yet'));
+        ALTER TABLE main.signals ADD COLUMN teacher_parent_contact_at TEXT
+    """),
 ]
 
 

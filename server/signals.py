@@ -401,8 +401,8 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
         # 3. The receiver's hand-over copy lives at most `handover` after the reveal.
         due = [r["signal_id"] for r in db.query(
             "SELECT s.signal_id FROM sealed s JOIN signals g ON g.id = s.signal_id"
-            " WHERE s.purpose = 'handover' AND g.opened_at <= ?",
-            (iso(now - deadlines.handover),))]
+            " WHERE s.purpose = 'handover' AND ((g.handover_until IS NULL AND g.opened_at <= ?)"
+            " OR g.handover_until <= ?)", (iso(now - deadlines.handover), stamp))]
         for signal_id in due:
             vault.shred(db.conn, signal_id, "handover")
         done["handover_destroyed"] = len(due)

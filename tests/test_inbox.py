@@ -217,7 +217,9 @@ def test_vo_flow_pupil_declines(app, db, clock, other_school, client):
     sid = client.post("/api/v1/signals", json=signal_body(school=OTHER_BRIN, name=NAME),
                       headers={"Authorization": f"Bearer {tok}"}).get_json()["id"]
     page = text(reveal(zoco, sid))
-    assert "Spreek eerst met de leerling" in page
+    # Issue 12: the VO reveal leads with the talk with the pupil.
+    assert "Zoek de leerling aan het begin van de dag op" in page
+    assert "Ik spreek de leerling eerst" in page
     assert "De leerling wil niet dat de mentor het weet" in page and "Mo Mentor — 3 havo B" in page
     resp = zoco.form(f"/inbox/case/{sid}/in-person", {"how": "pupil_declined"},
                      page=f"/inbox/case/{sid}")

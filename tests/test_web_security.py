@@ -42,6 +42,7 @@ R = {
     "/notes": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=200),
     "/notes/": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=200),
     "/notes/<signal_id>/read": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=303),
+    "/notes/<signal_id>/parents": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=303),
     "/inbox": dict(anon=LOGIN, teacher=403, receiver=200, backup=200, director=403, other=200),
     "/inbox/": dict(anon=LOGIN, teacher=403, receiver=200, backup=200, director=403, other=200),
     # A waiting signal of school A at 07:00: the backup may not open it yet (docs/school-rules.md)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import access, inbox_view, schools, signals, tasks, tips
+from .. import access, casework, inbox_view, schools, signals, tasks, tips
 from .. import staff as staff_mod
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
@@ -19,7 +19,7 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 PARENT_CHOICES = [
     ("by_teacher", "Ouders geïnformeerd door de leerkracht"),
     ("by_me", "Ouders geïnformeerd door mij"),
-    ("later", "Nog niet, dat volgt"),
+    ("later", "Nog niet, dat volgt (het signaal blijft open)"),
     ("deliberately_not", "Bewust niet (veiligheid of eigen afspraak)"),
 ]
 
@@ -143,6 +143,9 @@ def case(signal_id: str):
         teachers=_teachers(school["id"]), parent_choices=PARENT_CHOICES,
         opened=when(row["opened_at"], now()), read_at=time_of(row["teacher_informed_at"]),
         told_due=time_of(row["told_due_at"]), task_pending=tasks.pending(row),
+        talk_until=time_of(row["handover_until"]),
+        teacher_parents=casework.TEACHER_PARENT.get(row["teacher_parent_contact"] or ""),
+        teacher_parents_at=when(row["teacher_parent_contact_at"], now()),
         tips=tips.tips_for("receiver_after", school["type"]))
 
 
@@ -164,8 +167,13 @@ def _act(signal_id: str, action):
 @role_required("receiver", "backup")
 def assign(signal_id: str):
     teacher_id = _chosen_teacher()
-    done = _act(signal_id, lambda: signals.assign_teacher(get_db(), now(), signal_id, teacher_id,
-                                                    deadlines()))
+    agreed = request.form.get("pupil_agreed") == "1"  # VO: the pupil wants the mentor to know
+
+    def act():
+        if agreed:
+            casework.pupil_agreed(get_db(), signal_id)
+        signals.assign_teacher(get_db(), now(), signal_id, teacher_id, deadlines())
+    done = _act(signal_id, act)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
@@ -212,6 +220,14 @@ def in_person(signal_id: str):
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done=how))
 
 
+@bp.post("/case/<signal_id>/talk")
+@role_required("receiver", "backup")
+def talk(signal_id: str):
+    """VO: 'Ik spreek de leerling eerst' - the copy waits until the end of the school day."""
+    done = _act(signal_id, lambda: casework.talk_first(get_db(), now(), signal_id))
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="talk"))
+
+
 @bp.post("/case/<signal_id>/told")
 @role_required("receiver", "backup")
 def told(signal_id: str):
@@ -251,6 +267,9 @@ def parent_contact(signal_id: str):
     choice = request.form.get("choice", "")
     if choice not in dict(PARENT_CHOICES):
         abort(400)
+    if choice == "later":  # 'Nog niet' keeps the case open (issue 12)
+        done = _act(signal_id, lambda: casework.parents_later(get_db(), now(), signal_id))
+        return done or redirect(url_for("inbox.case", signal_id=signal_id, done="later"))
     done = _act(signal_id,
                 lambda: signals.record_parent_contact(get_db(), now(), signal_id, choice))
     return done or render_template("inbox/closed.html")

@@ -1,0 +1,106 @@
+"""VO as VO works and parent contact as the handbook says (issue 12, seeds 003 and 004 ch. 12).
+Names are invented."""
+from __future__ import annotations
+
+from server import signals
+
+from .auth_helpers import enrolled
+from .conftest import OTHER_BRIN, signal_body
+from .test_inbox import pushed, reveal, team  # noqa: F401 - fixtures
+
+NAME, BIRTH = "Sanne Verzonnen", "2017-04-02"
+
+
+def text(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def test_vo_talk_first_keeps_the_copy_until_the_end_of_the_day_and_the_note_says_the_pupil_agreed(
+        app, db, clock, other_school, client):
+    from server import jobs, municipalities
+    _r, tok = municipalities.add(db, clock.now(), name="Gemeente VO", brins=[OTHER_BRIN])
+    zoco = enrolled(app, db, clock, other_school["id"], ("receiver",), "Zara Zorg")
+    mentor = enrolled(app, db, clock, other_school["id"], ("teacher",), "Mo Mentor", "3 havo B")
+    mo = db.conn.execute("SELECT id FROM staff WHERE display_name = 'Mo Mentor'").fetchone()[0]
+    sid = client.post("/api/v1/signals", json=signal_body(school=OTHER_BRIN, name=NAME),
+                      headers={"Authorization": f"Bearer {tok}"}).get_json()["id"]
+    clock.set("2026-11-23T07:03:00Z")  # 08:03
+    zoco.login()
+    page = text(reveal(zoco, sid))
+    assert "Ik spreek de leerling eerst" in page
+    resp = zoco.form(f"/inbox/case/{sid}/talk", page=f"/inbox/case/{sid}")
+    assert resp.status_code == 302
+    assert signals.get(db, sid)["handover_until"] == "2026-11-23T15:30:00Z"  # 16:30 local
+    case = text(zoco.client.get(f"/inbox/case/{sid}"))
+    assert "Tot 16:30 vandaag kun je hier kiezen" in case and NAME not in case
+    # 11:00, after the talk: the sweep has run all morning, the copy is still there.
+    clock.set("2026-11-23T10:00:00Z")
+    jobs.run_once(app.config["HWC"], clock)
+    assert signals.handover_available(db, sid)
+    zoco.login()
+    resp = zoco.form(f"/inbox/case/{sid}/assign", {"teacher_id": mo, "pupil_agreed": "1"},
+                     page=f"/inbox/case/{sid}")
+    assert resp.status_code == 302 and signals.get(db, sid)["state"] == "teacher_assigned"
+    mentor.login()
+    note = text(mentor.form(f"/notes/{sid}/read", page="/notes"))
+    assert NAME in note
+    assert "De leerling wil dat jij dit weet en weet dat jij het weet" in note
+    assert "Van Zara Zorg, zorgcoördinator" in note
+
+
+def test_vo_talk_copy_dies_at_the_end_of_the_day(app, db, clock, other_school, client):
+    from server import jobs, municipalities
+    _r, tok = municipalities.add(db, clock.now(), name="Gemeente VO", brins=[OTHER_BRIN])
+    zoco = enrolled(app, db, clock, other_school["id"], ("receiver",), "Zara Zorg")
+    sid = client.post("/api/v1/signals", json=signal_body(school=OTHER_BRIN, name=NAME),
+                      headers={"Authorization": f"Bearer {tok}"}).get_json()["id"]
+    reveal(zoco, sid)
+    zoco.form(f"/inbox/case/{sid}/talk", page=f"/inbox/case/{sid}")
+    clock.set("2026-11-23T15:30:00Z")
+    jobs.run_once(app.config["HWC"], clock)
+    assert not signals.handover_available(db, sid)
+
+
+def test_po_teacher_is_asked_about_parents_and_records_it_without_the_name(team, pushed, db,  # noqa: F811
+                                                                              clock):
+    ib, tom = team["ib"], team["teacher"]
+    reveal(ib, pushed)
+    teacher_id = db.conn.execute("SELECT id FROM staff WHERE display_name = 'Tom Leraar'"
+                                 ).fetchone()[0]
+    ib.form(f"/inbox/case/{pushed}/assign", {"teacher_id": teacher_id},
+            page=f"/inbox/case/{pushed}")
+    note = text(tom.form(f"/notes/{pushed}/read", page="/notes"))
+    assert "Vertel de ouders, als dat veilig en mogelijk is" in note
+    assert "Neem geen contact op met de gemeente" in note
+    assert "Van Ilse Bedacht, intern begeleider" in note
+    listing = text(tom.client.get("/notes"))
+    assert "Contact met de ouders" in listing and NAME not in listing
+    assert "Niet gedaan: niet veilig" in listing
+    tom.form(f"/notes/{pushed}/parents", {"choice": "not_yet"}, page="/notes")
+    assert signals.get(db, pushed)["teacher_parent_contact"] == "not_yet"
+    clock.advance(minutes=10)
+    tom.form(f"/notes/{pushed}/parents", {"choice": "spoken"}, page="/notes")
+    row = signals.get(db, pushed)
+    assert row["teacher_parent_contact"] == "spoken" and row["state"] == "teacher_read"
+    assert "Contact met de ouders" not in text(tom.client.get("/notes"))
+    case = text(ib.client.get(f"/inbox/case/{pushed}"))
+    assert "Tom Leraar over de ouders: <strong>Ouders gesproken</strong>" in case
+    # Another teacher cannot record it.
+    other = team["teacher2"]
+    assert other.form(f"/notes/{pushed}/parents", {"choice": "spoken"},
+                      page="/notes").status_code == 404
+
+
+def test_nog_niet_keeps_the_case_open(team, pushed, db):  # noqa: F811
+    ib = team["ib"]
+    reveal(ib, pushed)
+    ib.form(f"/inbox/case/{pushed}/in-person", {"how": "self", "already": "1"},
+            page=f"/inbox/case/{pushed}")
+    resp = ib.form(f"/inbox/case/{pushed}/parent-contact", {"choice": "later"},
+                   page=f"/inbox/case/{pushed}")
+    assert resp.status_code == 302
+    row = signals.get(db, pushed)
+    assert row["state"] == "teacher_read" and row["parent_contact"] == "later"
+    resp = ib.form(f"/inbox/case/{pushed}/parent-contact", {"choice": "by_me"},
+                   page=f"/inbox/case/{pushed}")
+    assert signals.get(db, pushed)["state"] == "closed"

@@ -20,7 +20,6 @@ TEACHER_PARENT = {"spoken": "Ouders gesproken", "not_safe": "Niet gedaan: niet v
                   "not_yet": "Nog niet"}
 #: A talk started after the school's `talk_until` still gets this long.
 MIN_TALK = timedelta(minutes=30)
-TALK_BOUNDS = ("12:00", "18:00")
 
 
 def talk_until(school: dict, now: datetime) -> datetime:

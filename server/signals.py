@@ -140,8 +140,8 @@ def _emit(db, row: dict, stamp: str) -> None:
         "INSERT INTO receipt_events (municipality_id, reference, status, receipt, created_at,"
         " next_attempt_at) SELECT id, ?, ?, ?, ?, ? FROM municipalities"
         " WHERE id = ? AND webhook_url IS NOT NULL",
-        (row["reference"], receipts.public_status(row), json.dumps(receipts.receipt(row)), stamp,
-         stamp, row["municipality_id"]))
+        (row["reference"], receipts.public_status(row),
+         json.dumps(receipts.for_municipality(db, row)), stamp, stamp, row["municipality_id"]))
 
 
 def _end(db, row: dict) -> None:

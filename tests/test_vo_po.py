@@ -104,3 +104,33 @@ def test_nog_niet_keeps_the_case_open(team, pushed, db):  # noqa: F811
     resp = ib.form(f"/inbox/case/{pushed}/parent-contact", {"choice": "by_me"},
                    page=f"/inbox/case/{pushed}")
     assert signals.get(db, pushed)["state"] == "closed"
+
+
+def test_the_school_contact_reaches_the_municipality(app, db, clock, school, client, auth):
+    """Receipt API and webhook payload carry the optional school_contact (compatible change)."""
+    import json
+
+    from server import schools
+    resp = client.post("/api/v1/signals", json=signal_body(name=NAME, birth_date=BIRTH),
+                       headers=auth)
+    reference = resp.get_json()["reference"]
+    receipt = client.get(f"/api/v1/signals/{reference}", headers=auth).get_json()
+    assert "school_contact" not in receipt  # empty: the field is left out, as before
+    values = dict(schools.get(db, school["id"]))
+    values["receipt_contact"] = "Zorgteam: 050-1234567"
+    schools.update_settings(db, clock.now(), school_id=school["id"], values=values, actor="t")
+    receipt = client.get(f"/api/v1/signals/{reference}", headers=auth).get_json()
+    assert receipt["school_contact"] == "Zorgteam: 050-1234567"
+    listed = client.get("/api/v1/signals", headers=auth).get_json()["receipts"]
+    assert listed[0]["school_contact"] == "Zorgteam: 050-1234567"
+    from server import municipalities
+    muni = municipalities.authenticate(db, auth["Authorization"].split()[1])
+    db.conn.execute("UPDATE municipalities SET webhook_url = 'https://gemeente.example/hook'"
+                    " WHERE id = ?", (muni["id"],))
+    sid = signals.get(db, db.conn.execute("SELECT id FROM signals").fetchone()[0])["id"]
+    staff_id = db["staff"].insert({"school_id": school["id"], "display_name": "Ilse Bedacht",
+                                   "group_name": "", "user_handle": b"x" * 32, "active": 1,
+                                   "created_at": "2026-11-23T06:00:00Z"}).last_pk
+    signals.reveal(db, clock.now(), sid, staff_id)
+    event = db.conn.execute("SELECT receipt FROM receipt_events").fetchone()[0]
+    assert json.loads(event)["school_contact"] == "Zorgteam: 050-1234567"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from . import auditlog, signals, staff, traces, webhooks
 from . import db as db_mod
-from . import signals, staff, traces, webhooks
 from .deadlines import Deadlines
 from .push import kick as push_run
 
@@ -30,13 +30,21 @@ def _staff(database, now, cfg) -> dict:
     return staff.housekeeping(database, now, cfg)
 
 
+def _school_log(database, now, cfg) -> dict:
+    """Nameless traces past their days, and signal lines of the log past the receipts' time."""
+    result = traces.purge(database, now)
+    result["signal_log_purged"] = auditlog.purge_signal_events(
+        database, now, Deadlines.from_config(cfg).receipt_purge)
+    return result
+
+
 def _webhooks(database, now, cfg) -> dict:
     return webhooks.deliver_due(database, now, cfg)
 
 
 #: (name, step): each step is a callable (db, now, cfg) -> counts without personal data.
 STEPS = (("deadlines", _deadlines), ("push", _push), ("staff", _staff),
-         ("traces", traces.purge), ("webhooks", _webhooks))
+         ("school_log", _school_log), ("webhooks", _webhooks))
 
 log = logging.getLogger("hwc.jobs")
 

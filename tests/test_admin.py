@@ -196,7 +196,8 @@ def test_holidays(app, db, clock, school, director):
         assert director.form("/admin/holidays", {"label": "x", **bad}).status_code == 400
     assert director.form(f"/admin/holidays/{hols[0]['id']}/delete", page="/admin/holidays").status_code == 303
     assert schools.holiday_rows(db, school["id"]) == []
-    assert "holiday.removed" in director.client.get("/admin/audit").get_data(as_text=True)
+    # Issue 12: the log is sentences, not codes.
+    assert "verwijderde een vakantie" in director.client.get("/admin/audit").get_data(as_text=True)
 
 
 def test_reinvite_from_admin_for_a_lost_phone(app, db, clock, school, director):

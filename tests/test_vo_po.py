@@ -134,3 +134,32 @@ def test_the_school_contact_reaches_the_municipality(app, db, clock, school, cli
     signals.reveal(db, clock.now(), sid, staff_id)
     event = db.conn.execute("SELECT receipt FROM receipt_events").fetchone()[0]
     assert json.loads(event)["school_contact"] == "Zorgteam: 050-1234567"
+
+
+def test_the_directors_log_is_sentences_without_the_child(team, pushed, db, clock, app):  # noqa: F811
+    ib, tom, director = team["ib"], team["teacher"], team["director"]
+    clock.advance(minutes=3)  # 07:03
+    ib.login()
+    reveal(ib, pushed)
+    teacher_id = db.conn.execute("SELECT id FROM staff WHERE display_name = 'Tom Leraar'"
+                                 ).fetchone()[0]
+    ib.form(f"/inbox/case/{pushed}/assign", {"teacher_id": teacher_id},
+            page=f"/inbox/case/{pushed}")
+    clock.advance(minutes=5)
+    tom.login()
+    tom.form(f"/notes/{pushed}/read", page="/notes")
+    director.login()
+    page = text(director.client.get("/admin/audit"))
+    assert "Ilse Bedacht opende een signaal (ontvangen 23 nov 07:00) om 07:03" in page
+    assert "Ilse Bedacht stuurde het bericht over een signaal (ontvangen 23 nov 07:00) naar " \
+           "Tom Leraar om 07:03" in page
+    assert "Tom Leraar las het bericht over een signaal (ontvangen 23 nov 07:00) om 07:08" in page
+    assert "23 november" in page and "2026-11" not in page
+    assert NAME not in page and "Sanne" not in page and BIRTH not in page
+    assert "invite.created" not in page and "staff:" not in page
+    # Kept as long as receipts: the sweep purges signal lines after receipt_purge_days.
+    from server import jobs
+    clock.advance(days=31)
+    jobs.run_once(app.config["HWC"], clock)
+    assert db.conn.execute("SELECT count(*) FROM audit_events WHERE action LIKE 'signal.%'"
+                           ).fetchone()[0] == 0

@@ -21,8 +21,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from .. import access, schools, stats
-from .. import audit as audit_log
+from .. import access, auditlog, schools, stats
 from .. import staff as staff_mod
 from ..clock import local, parse
 from ..dutch import MONTHS
@@ -316,7 +315,7 @@ def holiday_delete(holiday_id):
 @bp.get("/audit")
 def audit():
     return render_template("admin/audit.html",
-                           events=audit_log.audit_events(get_db(), _me().school_id))
+                           lines=auditlog.lines(get_db(), _me().school_id))
 
 
 # --- monitoring -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import access, casework, inbox_view, schools, signals, tasks, tips
+from .. import access, auditlog, casework, inbox_view, schools, signals, tasks, tips
 from .. import staff as staff_mod
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
@@ -49,6 +49,13 @@ def _chosen_teacher() -> int:
     if teacher_id not in {t["id"] for t in _teachers(current_staff().school_id)}:
         abort(400)
     return teacher_id
+
+
+def _log(signal_id: str, action: str, other: int | None = None) -> None:
+    """A line in the director's log: who did what with a signal received when (no child)."""
+    row = signals.get(get_db(), signal_id)
+    auditlog.signal_event(get_db(), now(), row["school_id"], current_staff().id, action,
+                          row["received_at"], other)
 
 
 def _name_of(staff_id: int | None) -> str:
@@ -119,6 +126,7 @@ def reveal(signal_id: str):
         return _already_opened(exc.row or row)
     except signals.Unreadable:
         return render_template("inbox/gone.html"), 410
+    _log(signal_id, "signal.opened")
     return render_template(
         "inbox/reveal.html", row=shown.signal, child=shown.child,
         birth=long_date(shown.child.birth_date), school=school, teachers=teachers,
@@ -174,7 +182,10 @@ def assign(signal_id: str):
             casework.pupil_agreed(get_db(), signal_id)
         signals.assign_teacher(get_db(), now(), signal_id, teacher_id, deadlines())
     done = _act(signal_id, act)
-    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
+    if done:
+        return done
+    _log(signal_id, "signal.assigned", teacher_id)
+    return redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
 @bp.post("/case/<signal_id>/reassign")
@@ -216,6 +227,7 @@ def in_person(signal_id: str):
         signals.told_in_person(get_db(), moment, signal_id, how, teacher_id)
         if how == "self" and request.form.get("already") == "1":
             tasks.told(get_db(), moment, signal_id)
+            _log(signal_id, "signal.told")
     done = _act(signal_id, act)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done=how))
 
@@ -225,6 +237,8 @@ def in_person(signal_id: str):
 def talk(signal_id: str):
     """VO: 'Ik spreek de leerling eerst' - the copy waits until the end of the school day."""
     done = _act(signal_id, lambda: casework.talk_first(get_db(), now(), signal_id))
+    if not done:
+        _log(signal_id, "signal.talk")
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="talk"))
 
 
@@ -233,6 +247,8 @@ def talk(signal_id: str):
 def told(signal_id: str):
     """The 'Verteld' tap: the receipt's teacher_informed_at is this moment."""
     done = _act(signal_id, lambda: tasks.told(get_db(), now(), signal_id))
+    if not done:
+        _log(signal_id, "signal.told")
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="told"))
 
 
@@ -248,7 +264,10 @@ def return_signal(signal_id: str):
     if ask:
         return ask
     done = _act(signal_id, lambda: signals.return_signal(get_db(), now(), signal_id))
-    return done or render_template("inbox/returned.html")
+    if done:
+        return done
+    _log(signal_id, "signal.returned")
+    return render_template("inbox/returned.html")
 
 
 @bp.get("/case/<signal_id>/return")
@@ -272,4 +291,7 @@ def parent_contact(signal_id: str):
         return done or redirect(url_for("inbox.case", signal_id=signal_id, done="later"))
     done = _act(signal_id,
                 lambda: signals.record_parent_contact(get_db(), now(), signal_id, choice))
-    return done or render_template("inbox/closed.html")
+    if done:
+        return done
+    _log(signal_id, "signal.closed")
+    return render_template("inbox/closed.html")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import casework, schools, signals, tips
+from .. import auditlog, casework, schools, signals, tips
 from .. import staff as staff_mod
 from ..dutch import long_date, when
 from .base import get_db, now
@@ -70,6 +70,8 @@ def read(signal_id: str):
         abort(404)
     except signals.WrongState:
         return render_template("teacher/gone.html"), 410
+    auditlog.signal_event(get_db(), now(), me.school_id, me.id, "signal.read",
+                          before["received_at"])
     return render_template("teacher/note.html", child=child, birth=long_date(child.birth_date),
                            tips=note_tips, school=school, sender=sender,
                            pupil_agreed=bool(before.get("pupil_agreed")))

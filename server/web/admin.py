@@ -21,10 +21,10 @@ from flask import (
 )
 from markupsafe import Markup
 
-from .. import access, auditlog, schools, stats
+from .. import access, auditlog, schools, stats, traces
 from .. import staff as staff_mod
-from ..clock import local, parse
-from ..dutch import MONTHS
+from ..clock import iso, local, parse
+from ..dutch import MONTHS, long_date
 from .base import cfg, get_db, limiter, now
 from .confirm import unconfirmed
 from .guards import current_staff, login_manager, step_up_required
@@ -34,10 +34,17 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.app_template_filter("lokaal")
 def local_time(stamp: str | None) -> str:
-    """A stored UTC timestamp as Dutch wall-clock time, e.g. '26-11-2026 07:00'."""
+    """A stored UTC timestamp as Dutch wall-clock time, e.g. '26 november 2026 07:00'."""
     if not stamp:
         return ""
-    return local(parse(stamp)).strftime("%d-%m-%Y %H:%M")
+    moment = local(parse(stamp))
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} {moment.strftime('%H:%M')}"
+
+
+@bp.app_template_filter("datum")
+def dutch_date(iso_date: str | None) -> str:
+    """An ISO date as 'za 19 december 2026' (issue 12: Dutch dates everywhere)."""
+    return long_date(iso_date) if iso_date else ""
 
 
 @bp.before_request
@@ -71,7 +78,8 @@ def staff_list():
         "admin/staff.html", school=schools.get(db, me.school_id),
         people=staff_mod.list_staff(db, me.school_id),
         invites=staff_mod.pending_invites(db, me.school_id, now()),
-        warnings=staff_mod.warnings(db, me.school_id), labels=staff_mod.ROLE_LABELS)
+        warnings=staff_mod.warnings(db, me.school_id), labels=staff_mod.ROLE_LABELS,
+        now_stamp=iso(now()))
 
 
 def _person_or_404(staff_id: int) -> dict:
@@ -348,6 +356,8 @@ def monitoring():
     push = stats.push_minutes(get_db(), _me().school_id, first, last)
     return render_template("admin/monitoring.html", rows=rows, chart=chart, first=first,
                            last=last, error=error, month_names=MONTHS, push=push,
+                           traces_count=traces.count(get_db(), _me().school_id,
+                                                     iso(now() - traces.KEEP)),
                            school=schools.get(get_db(), _me().school_id)), status
 
 

@@ -163,3 +163,16 @@ def test_the_directors_log_is_sentences_without_the_child(team, pushed, db, cloc
     jobs.run_once(app.config["HWC"], clock)
     assert db.conn.execute("SELECT count(*) FROM audit_events WHERE action LIKE 'signal.%'"
                            ).fetchone()[0] == 0
+
+
+def test_the_note_shows_three_tips_and_the_rest_behind_meer_tips(team, pushed, db):  # noqa: F811
+    ib, tom = team["ib"], team["teacher"]
+    reveal(ib, pushed)
+    teacher_id = db.conn.execute("SELECT id FROM staff WHERE display_name = 'Tom Leraar'"
+                                 ).fetchone()[0]
+    ib.form(f"/inbox/case/{pushed}/assign", {"teacher_id": teacher_id},
+            page=f"/inbox/case/{pushed}")
+    note = text(tom.form(f"/notes/{pushed}/read", page="/notes"))
+    shown, more = note.split("<summary>Meer tips")
+    assert shown.count("<li><strong>") == 3
+    assert more.count("<li><strong>") >= 1

@@ -7,9 +7,10 @@ identifies the child: only times, states and staff names.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from . import escalation, followups, schools, signals, traces
+from . import escalation, followups, schools, schooltime, signals, traces
+from .deadlines import Deadlines
 from .clock import local, parse
 from .dutch import DAYS, MONTHS, time_of, when
 
@@ -54,16 +55,22 @@ def _group(case: dict) -> str:
     return "parents"
 
 
-def view(db, school_id: int, now: datetime) -> dict:
+def view(db, school_id: int, now: datetime,
+         autoclose: timedelta = Deadlines().case_autoclose) -> dict:
     """Everything the inbox page shows, computed once."""
     school, holidays = schools.calendar(db, school_id)
     waiting = []
     for number, row in enumerate(signals.waiting(db, school_id), start=1):
         escalated = escalation.escalation_at(parse(row["received_at"]), school, holidays) <= now
         to_director = followups.director_at(row["received_at"], school, holidays) <= now
+        try:
+            late = schooltime.next_school_start(parse(row["received_at"]), school["start_time"],
+                                                holidays) <= now
+        except ValueError:
+            late = False
         waiting.append(dict(row, number=number, when=when(row["received_at"], now),
                             waited=waited(row["received_at"], now), escalated=escalated,
-                            to_director=to_director))
+                            to_director=to_director, late=late))
     cases = []
     for number, row in enumerate(signals.open_cases(db, school_id), start=len(waiting) + 1):
         case = dict(row, number=number, when=when(row["received_at"], now),
@@ -77,6 +84,10 @@ def view(db, school_id: int, now: datetime) -> dict:
         if case["group"] == "told" and row.get("told_due_at"):
             case["told_due"] = local(parse(row["told_due_at"])).strftime("%H:%M")
             case["overdue"] = parse(row["told_due_at"]) <= now
+        if row["state"] in ("opened", "teacher_read"):
+            case["closes"] = when(followups.closes_at(row, autoclose), now)
+            case["closing_soon"] = followups.case_closing_at(row, autoclose, school,
+                                                             holidays) <= now
         cases.append(case)
     groups = [(key, label, [c for c in cases if c["group"] == key]) for key, label in GROUPS]
     shown = [dict(t, day=day_name(t["received_at"])) for t in traces.for_school(db, school_id,

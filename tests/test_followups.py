@@ -210,3 +210,25 @@ def test_inbox_page_numbers_marks_and_traces_without_the_child(app, db, clock, s
     assert "2. Signaal van vrijdag 27 november 07:00" in page
     assert "Nog niet gelezen door Bram Hoekstra — sinds vrijdag 10:06" in page
     assert NAME not in page and "Sanne" not in page and BIRTH not in page
+
+
+def test_the_inbox_announces_a_case_before_it_closes_itself(db, clock, receive, people, school):
+    from server import inbox_view
+    clock.set("2026-11-30T06:00:00Z")
+    sid = receive(name=NAME, birth_date=BIRTH)
+    signals.reveal(db, clock.now(), sid, people["receiver"])
+    clock.set("2026-12-11T06:00:00Z")
+    case = inbox_view.view(db, school["id"], clock.now())["cases"][0]
+    assert case["closing_soon"] is False
+    clock.set("2026-12-14T05:30:00Z")  # Monday 06:30; it closes at 07:00
+    case = inbox_view.view(db, school["id"], clock.now())["cases"][0]
+    assert case["closing_soon"] is True and case["closes"] == "vandaag 07:00"
+
+
+def test_a_waiting_signal_past_school_start_is_marked(db, clock, receive, people, school):
+    from server import inbox_view
+    clock.set("2026-11-30T06:00:00Z")  # Monday 07:00
+    receive(name=NAME, birth_date=BIRTH)
+    assert inbox_view.view(db, school["id"], clock.now())["waiting"][0]["late"] is False
+    clock.set("2026-11-30T07:30:00Z")  # 08:30
+    assert inbox_view.view(db, school["id"], clock.now())["waiting"][0]["late"] is True

@@ -26,6 +26,9 @@ def test_vo_talk_first_keeps_the_copy_until_the_end_of_the_day_and_the_note_says
                       headers={"Authorization": f"Bearer {tok}"}).get_json()["id"]
     clock.set("2026-11-23T07:03:00Z")  # 08:03
     zoco.login()
+    confirm = text(zoco.client.get(f"/inbox/signal/{sid}"))
+    assert "spreek je samen af wie op school het mag weten" in confirm
+    assert "meteen de leerkracht te kiezen" not in confirm
     page = text(reveal(zoco, sid))
     assert "Ik spreek de leerling eerst" in page
     resp = zoco.form(f"/inbox/case/{sid}/talk", page=f"/inbox/case/{sid}")

@@ -69,7 +69,7 @@ def index():
     me, moment = current_staff(), now()
     database = get_db()
     may_open = access.opener(database, moment, me)
-    shown = inbox_view.view(database, me.school_id, moment)
+    shown = inbox_view.view(database, me.school_id, moment, deadlines().case_autoclose)
     waiting = [dict(r, may_open=may_open(r)) for r in shown["waiting"]]
     return render_template("inbox/index.html", waiting=waiting, cases=shown["cases"],
                            groups=shown["groups"], traces=shown["traces"],
@@ -89,7 +89,7 @@ def confirm(signal_id: str):
                                when=when(row["received_at"], moment)), 403
     school = _school()
     return render_template("inbox/confirm.html", row=row, when=when(row["received_at"], moment),
-                           fresh=assertion_is_fresh(),
+                           fresh=assertion_is_fresh(), school=school,
                            tips=tips.tips_for("receiver_before", school["type"]))
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from . import escalation, followups, schools, schooltime, signals, traces
-from .deadlines import Deadlines
 from .clock import local, parse
+from .deadlines import Deadlines
 from .dutch import DAYS, MONTHS, time_of, when
 
 #: What an open case waits for, in the order the inbox shows the groups.

@@ -21,6 +21,8 @@ def test_team_page_shows_who_is_away_until_when(app, db, clock, school):
     staff_mod.set_away(db, clock.now(), ilse, school["id"], parse("2026-11-27T16:00:00Z"))
     page = text(director.client.get("/admin/"))
     assert "afwezig tot 27 november 2026 17:00" in page
+    page = text(director.client.get(f"/admin/staff/{ilse}"))
+    assert "Afwezig tot 27 november 2026 17:00" in page
 
 
 def test_dutch_dates_and_settings_help(app, db, clock, school):

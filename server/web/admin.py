@@ -92,7 +92,7 @@ def _person_or_404(staff_id: int) -> dict:
 @bp.get("/staff/<int:staff_id>")
 def staff_detail(staff_id):
     person = _person_or_404(staff_id)
-    return render_template("admin/staff_detail.html", person=person,
+    return render_template("admin/staff_detail.html", person=person, now_stamp=iso(now()),
                            passkeys=staff_mod.passkeys_of(get_db(), staff_id),
                            roles=staff_mod.ROLES, labels=staff_mod.ROLE_LABELS,
                            is_me=person["id"] == _me().id)

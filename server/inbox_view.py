@@ -45,6 +45,19 @@ def since(stamp: str) -> str:
     return f"{DAYS[moment.weekday()]} {moment.strftime('%H:%M')}"
 
 
+def _due(rule, *args) -> datetime | None:
+    """A rule's moment, or None if the calendar makes it impossible (a holiday of a year):
+    the inbox must still show the case, just without that mark."""
+    try:
+        return rule(*args)
+    except ValueError:
+        return None
+
+
+def _past(moment, now: datetime) -> bool:
+    return moment is not None and moment <= now
+
+
 def _group(case: dict) -> str:
     if case["state"] == "opened":
         return "choice"
@@ -61,13 +74,11 @@ def view(db, school_id: int, now: datetime,
     school, holidays = schools.calendar(db, school_id)
     waiting = []
     for number, row in enumerate(signals.waiting(db, school_id), start=1):
-        escalated = escalation.escalation_at(parse(row["received_at"]), school, holidays) <= now
-        to_director = followups.director_at(row["received_at"], school, holidays) <= now
-        try:
-            late = schooltime.next_school_start(parse(row["received_at"]), school["start_time"],
-                                                holidays) <= now
-        except ValueError:
-            late = False
+        received = parse(row["received_at"])
+        escalated = _past(_due(escalation.escalation_at, received, school, holidays), now)
+        to_director = _past(_due(followups.director_at, received, school, holidays), now)
+        late = _past(_due(schooltime.next_school_start, received, school["start_time"],
+                          holidays), now)
         waiting.append(dict(row, number=number, when=when(row["received_at"], now),
                             waited=waited(row["received_at"], now), escalated=escalated,
                             to_director=to_director, late=late))
@@ -77,8 +88,8 @@ def view(db, school_id: int, now: datetime,
                     group=_group(row), unread=False, overdue=False,
                     read_at=time_of(row["teacher_informed_at"]))
         if row["state"] == "teacher_assigned" and row["assigned_at"]:
-            case["unread"] = followups.note_unread_at(row["assigned_at"], school,
-                                                      holidays) <= now
+            case["unread"] = _past(_due(followups.note_unread_at, row["assigned_at"], school,
+                                        holidays), now)
             case["since"] = since(row["assigned_at"])
             case["waited"] = waited(row["assigned_at"], now)
         if case["group"] == "told" and row.get("told_due_at"):
@@ -86,8 +97,8 @@ def view(db, school_id: int, now: datetime,
             case["overdue"] = parse(row["told_due_at"]) <= now
         if row["state"] in ("opened", "teacher_read"):
             case["closes"] = when(followups.closes_at(row, autoclose), now)
-            case["closing_soon"] = followups.case_closing_at(row, autoclose, school,
-                                                             holidays) <= now
+            case["closing_soon"] = _past(_due(followups.case_closing_at, row, autoclose,
+                                              school, holidays), now)
         cases.append(case)
     groups = [(key, label, [c for c in cases if c["group"] == key]) for key, label in GROUPS]
     shown = [dict(t, day=day_name(t["received_at"])) for t in traces.for_school(db, school_id,

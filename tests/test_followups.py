@@ -232,3 +232,15 @@ def test_a_waiting_signal_past_school_start_is_marked(db, clock, receive, people
     assert inbox_view.view(db, school["id"], clock.now())["waiting"][0]["late"] is False
     clock.set("2026-11-30T07:30:00Z")  # 08:30
     assert inbox_view.view(db, school["id"], clock.now())["waiting"][0]["late"] is True
+
+
+def test_the_inbox_survives_a_calendar_without_school_days(db, clock, receive, people, school):
+    """A mistyped holiday of two years makes the time rules impossible: the inbox still lists
+    the signal (without marks) instead of failing."""
+    from server import inbox_view
+    for first, last in (("2026-11-01", "2027-10-31"), ("2027-11-01", "2028-10-30")):
+        schools.add_holiday(db, clock.now(), school_id=school["id"], first_day=first,
+                            last_day=last, label="Vergissing", actor="test")
+    receive(name=NAME, birth_date=BIRTH)
+    view = inbox_view.view(db, school["id"], clock.now())
+    assert len(view["waiting"]) == 1 and view["waiting"][0]["late"] is False

@@ -75,8 +75,12 @@ def director_at(received_at, school, holidays=()) -> datetime:
 
 def told_due(told_at, school, holidays=()) -> datetime:
     """'Vertel het vóór 08:30': the first school start after the receiver chose to tell it
-    in person (during a school day, the next morning's start)."""
-    return schooltime.next_school_start(_stamp(told_at), _start(school), holidays)
+    in person (during a school day, the next morning's start). A calendar without school days
+    (a mistyped holiday) must not make the choice fail: then a day later."""
+    try:
+        return schooltime.next_school_start(_stamp(told_at), _start(school), holidays)
+    except ValueError:
+        return _stamp(told_at) + timedelta(days=1)
 
 
 def told_reminder_at(told_due_at, school, holidays=()) -> datetime:

@@ -244,3 +244,13 @@ def test_the_inbox_survives_a_calendar_without_school_days(db, clock, receive, p
     receive(name=NAME, birth_date=BIRTH)
     view = inbox_view.view(db, school["id"], clock.now())
     assert len(view["waiting"]) == 1 and view["waiting"][0]["late"] is False
+
+
+def test_tell_it_myself_works_without_school_days(db, clock, receive, people, school):
+    for first, last in (("2026-11-01", "2027-10-31"), ("2027-11-01", "2028-10-30")):
+        schools.add_holiday(db, clock.now(), school_id=school["id"], first_day=first,
+                            last_day=last, label="Vergissing", actor="test")
+    sid = receive(name=NAME, birth_date=BIRTH)
+    signals.reveal(db, clock.now(), sid, people["receiver"])
+    row = signals.told_in_person(db, clock.now(), sid, "self")
+    assert row["told_due_at"] == "2026-11-24T06:00:00Z"

@@ -194,6 +194,8 @@ def reassign(signal_id: str):
     teacher_id = _chosen_teacher()
     done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id,
                                                    deadlines()))
+    if not done:
+        _log(signal_id, "signal.assigned", teacher_id)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
@@ -209,6 +211,8 @@ def withdraw(signal_id: str):
     if ask:
         return ask
     done = _act(signal_id, lambda: signals.withdraw_note(get_db(), now(), signal_id))
+    if not done:
+        _log(signal_id, "signal.told")
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="self"))
 
 

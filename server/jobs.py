@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from . import auditlog, signals, staff, traces, webhooks
 from . import db as db_mod
-from . import signals, staff, webhooks
 from .deadlines import Deadlines
 from .push import kick as push_run
 from .push import officers as officer_push
@@ -36,13 +36,21 @@ def _staff(database, now, cfg) -> dict:
     return staff.housekeeping(database, now, cfg)
 
 
+def _school_log(database, now, cfg) -> dict:
+    """Nameless traces past their days, and signal lines of the log past the receipts' time."""
+    result = traces.purge(database, now)
+    result["signal_log_purged"] = auditlog.purge_signal_events(
+        database, now, Deadlines.from_config(cfg).receipt_purge)
+    return result
+
+
 def _webhooks(database, now, cfg) -> dict:
     return webhooks.deliver_due(database, now, cfg)
 
 
 #: (name, step): each step is a callable (db, now, cfg) -> counts without personal data.
 STEPS = (("deadlines", _deadlines), ("push", _push), ("officer_push", officer_push.sweep_job),
-         ("staff", _staff), ("webhooks", _webhooks))
+         ("staff", _staff), ("school_log", _school_log), ("webhooks", _webhooks))
 #: Steps that wait on someone else's server and therefore each get their own loop in `serve`.
 PEER_STEPS = ("push", "officer_push", "webhooks")
 

@@ -196,7 +196,13 @@ def openapi_document(base_url: str) -> dict:
                                    "status": {"$ref": "#/components/schemas/Status"},
                                    "received_at": TIMESTAMP, "notified_at": NULLABLE_TS,
                                    "opened_at": NULLABLE_TS, "teacher_informed_at": NULLABLE_TS,
-                                   "closed_at": NULLABLE_TS},
+                                   "closed_at": NULLABLE_TS,
+                                   # Optional, added compatibly (issue 12): how to reach the
+                                   # school, as its director wrote it; absent when left empty.
+                                   "school_contact": {"type": "string", "maxLength": 500,
+                                                      "description": "How to reach the school "
+                                                      "(its own words; never a child's data). "
+                                                      "Absent when the school left it empty."}},
                 },
                 "ReceiptList": {
                     "type": "object", "additionalProperties": False,

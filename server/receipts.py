@@ -6,6 +6,8 @@ of the state machine (`signals.STATES`) map onto fewer public ones here.
 """
 from __future__ import annotations
 
+from . import schools
+
 
 def public_status(row: dict) -> str:
     """The receipt status the municipality sees (its vocabulary, not our internal states)."""
@@ -17,7 +19,7 @@ def public_status(row: dict) -> str:
     return state  # received, closed, returned, expired
 
 
-def receipt(row: dict) -> dict:
+def receipt(row: dict, contact: str | None = None) -> dict:
     return {
         "reference": row["reference"],
         "status": public_status(row),
@@ -26,7 +28,28 @@ def receipt(row: dict) -> dict:
         "opened_at": row["opened_at"],
         "teacher_informed_at": row["teacher_informed_at"],
         "closed_at": row["closed_at"],
-    }
+    } | ({"school_contact": contact} if contact else {})
+
+
+def school_contact(db, school_id: int) -> str | None:
+    """The school's 'Contact voor de gemeente' (settings), or None when the school left it
+    empty. Not personal data of a child: a school's phone number or shared mailbox."""
+    school = schools.get(db, school_id)
+    return (school or {}).get("receipt_contact") or None
+
+
+def for_municipality(db, row: dict, _contacts: dict | None = None) -> dict:
+    """The receipt with the school's optional contact: what the API and the webhooks send
+    (issue 12: the contact a director saves must reach the municipality)."""
+    contacts = {} if _contacts is None else _contacts
+    if row["school_id"] not in contacts:
+        contacts[row["school_id"]] = school_contact(db, row["school_id"])
+    return receipt(row, contacts[row["school_id"]])
+
+
+def many(db, rows: list[dict]) -> list[dict]:
+    contacts: dict = {}
+    return [for_municipality(db, r, contacts) for r in rows]
 
 
 def by_reference(db, municipality_id: int, reference: str) -> dict | None:

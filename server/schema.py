@@ -324,6 +324,54 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE main.signals ADD COLUMN first_assigned_at TEXT;
         UPDATE main.signals SET first_assigned_at = assigned_at WHERE state = 'teacher_assigned';
     """),
+    # Follow-ups (issue 12): SQLite cannot widen a CHECK, so push_jobs is rebuilt with the new
+    # events and its rows copied; `school_traces` is the nameless mark a school keeps for a few
+    # days when a signal or note ended without reaching the child.
+    ("0013_followups", """
+        CREATE TABLE main.push_jobs_0013 (
+            id INTEGER PRIMARY KEY,
+            signal_id TEXT REFERENCES signals(id) ON DELETE CASCADE,
+            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+            event TEXT NOT NULL CHECK (event IN ('new', 'escalate', 'note', 'director',
+                'note_reminder', 'note_unread', 'note_deadline', 'told_reminder',
+                'case_closing')),
+            due_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            given_up_at TEXT,
+            last_error TEXT,
+            UNIQUE (signal_id, staff_id, event)
+        );
+        INSERT INTO main.push_jobs_0013 (id, signal_id, staff_id, event, due_at, attempts,
+            next_attempt_at, sent_at, given_up_at, last_error)
+            SELECT id, signal_id, staff_id, event, due_at, attempts, next_attempt_at, sent_at,
+            given_up_at, last_error FROM main.push_jobs;
+        DROP TABLE main.push_jobs;
+        ALTER TABLE main.push_jobs_0013 RENAME TO push_jobs;
+        CREATE INDEX main.push_jobs_due ON push_jobs(sent_at, given_up_at, next_attempt_at);
+        CREATE TABLE main.school_traces (
+            id INTEGER PRIMARY KEY,
+            school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('unopened', 'unread')),
+            received_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            keep_until TEXT NOT NULL
+        );
+        CREATE INDEX main.school_traces_school ON school_traces(school_id, keep_until);
+        ALTER TABLE main.signals ADD COLUMN told_due_at TEXT
+    """),
+    # VO talk first and parent contact as the handbook says (issue 12): how long the hand-over
+    # copy waits for the talk with the pupil, whether the pupil agreed the mentor may know, and
+    # what the teacher recorded about the parents (never a name: only one of three words).
+    ("0014_talk_and_parents", """
+        ALTER TABLE main.schools ADD COLUMN talk_until TEXT NOT NULL DEFAULT '16:30';
+        ALTER TABLE main.signals ADD COLUMN handover_until TEXT;
+        ALTER TABLE main.signals ADD COLUMN pupil_agreed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE main.signals ADD COLUMN teacher_parent_contact TEXT
+            CHECK (teacher_parent_contact IN ('spoken', 'not_safe', 'not_yet'));
+        ALTER TABLE main.signals ADD COLUMN teacher_parent_contact_at TEXT
+    """),
 ]
 
 #: Migrations that rebuild a table other tables point at. SQLite cannot drop a NOT NULL or

@@ -73,7 +73,9 @@ class Calendars:
 
 
 SETTING_FIELDS = ("type", "start_time", "escalation_time", "escalation_delay_minutes",
-                  "quiet_start", "quiet_end", "receipt_contact")
+                  "quiet_start", "quiet_end", "receipt_contact", "talk_until")
+#: Until when a VO hand-over copy may wait for the talk with the pupil (`casework.talk_first`).
+TALK_BOUNDS = ("12:00", "18:00")
 
 
 def update_settings(db, now, *, school_id: int, values: dict, actor: str) -> list[str]:
@@ -99,13 +101,18 @@ def update_settings(db, now, *, school_id: int, values: dict, actor: str) -> lis
     if len(contact) > 500:
         raise SchoolError("Contact voor de gemeente mag hoogstens 500 tekens zijn.")
     clean["receipt_contact"] = contact
+    talk = (values.get("talk_until") or "").strip()
+    if talk:  # optional in the form: left out, it keeps its value
+        if not HHMM_RE.match(talk) or not TALK_BOUNDS[0] <= talk <= TALK_BOUNDS[1]:
+            raise SchoolError("Gesprek met de leerling: kies een tijd tussen 12:00 en 18:00.")
+        clean["talk_until"] = talk
     if clean["escalation_time"] > clean["start_time"]:
         raise SchoolError("De escalatietijd moet vóór of op de begintijd van de school liggen.")
     with write(db):
         rows = list(db.query("SELECT * FROM schools WHERE id = ?", (school_id,)))
         if not rows:
             raise LookupError(school_id)
-        changed = [k for k in SETTING_FIELDS if rows[0][k] != clean[k]]
+        changed = [k for k in SETTING_FIELDS if k in clean and rows[0][k] != clean[k]]
         if changed:
             db["schools"].update(school_id, clean)
             audit(db, now, school_id, actor, "settings.changed", "fields=" + ",".join(changed))

@@ -19,7 +19,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from . import note_rules, receipts, schools, schooltime, vault
+from . import followups, note_rules, receipts, schools, schooltime, traces, vault
 from .clock import iso, local, parse
 from .db import write
 from .deadlines import Deadlines, note_deadline, unopened_deadline
@@ -140,8 +140,8 @@ def _emit(db, row: dict, stamp: str) -> None:
         "INSERT INTO receipt_events (municipality_id, reference, status, receipt, created_at,"
         " next_attempt_at) SELECT id, ?, ?, ?, ?, ? FROM municipalities"
         " WHERE id = ? AND webhook_url IS NOT NULL",
-        (row["reference"], receipts.public_status(row), json.dumps(receipts.receipt(row)), stamp,
-         stamp, row["municipality_id"]))
+        (row["reference"], receipts.public_status(row),
+         json.dumps(receipts.for_municipality(db, row)), stamp, stamp, row["municipality_id"]))
 
 
 def _end(db, row: dict) -> None:
@@ -261,22 +261,24 @@ def assign_teacher(db, now: datetime, signal_id: str, teacher_id: int,
     return row
 
 
-def told_in_person(db, now: datetime, signal_id: str, how: str) -> dict:
+def told_in_person(db, now: datetime, signal_id: str, how: str,
+                   teacher_id: int | None = None) -> dict:
     """opened → teacher_read without a note: 'I tell the teacher myself' or (VO) the pupil
-    does not want the mentor told. Only the former counts as 'teacher informed'."""
+    does not want the mentor told. 'self' is a promise, not a receipt: it becomes a task due at
+    the next school start, and the teacher counts as informed only at the 'Verteld' tap
+    (`tasks.told`)."""
     if how not in ("self", "pupil_declined"):
         raise ValueError("how must be 'self' or 'pupil_declined'")
     stamp = iso(now)
     sets = {"state": "teacher_read", "handled_how": how, "updated_at": stamp,
             "assigned_at": stamp}
-    if how == "self":
-        sets["teacher_informed_at"] = stamp
     with write(db):
+        if how == "self":
+            school, holidays = schools.calendar(db, get(db, signal_id)["school_id"])
+            sets.update(teacher_id=teacher_id,
+                        told_due_at=iso(followups.told_due(now, school, holidays)))
         row = _transition(db, signal_id, ("opened",), sets)
         vault.shred(db.conn, signal_id, "handover")
-        if how == "self":
-            _emit(db, row, stamp)
-            _count(db, row["school_id"], row["received_at"], "teacher_informed")
     return row
 
 
@@ -403,8 +405,8 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
         # 3. The receiver's hand-over copy lives at most `handover` after the reveal.
         due = [r["signal_id"] for r in db.query(
             "SELECT s.signal_id FROM sealed s JOIN signals g ON g.id = s.signal_id"
-            " WHERE s.purpose = 'handover' AND g.opened_at <= ?",
-            (iso(now - deadlines.handover),))]
+            " WHERE s.purpose = 'handover' AND ((g.handover_until IS NULL AND g.opened_at <= ?)"
+            " OR g.handover_until <= ?)", (iso(now - deadlines.handover), stamp))]
         for signal_id in due:
             vault.shred(db.conn, signal_id, "handover")
         done["handover_destroyed"] = len(due)
@@ -436,6 +438,8 @@ def _ended(db, rows: list[dict], stamp: str, metric: str) -> None:
         _end(db, row)
         _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], metric)
+    if metric == "expired":  # the child was not reached: the school keeps a nameless trace
+        traces.record(db, rows, stamp)
 
 
 def _rows(cur) -> list[dict]:
@@ -453,34 +457,6 @@ def _bulk(db, state: str, column: str, cutoff: str, sets: dict) -> list[dict]:
 
 
 # --- what people see in their lists (no personal data in any of it) ---------------------------
-
-def waiting(db, school_id: int) -> list[dict]:
-    """Signals nobody has opened yet, oldest first."""
-    return list(db.query(
-        "SELECT id, school_id, received_at FROM signals WHERE school_id = ? AND state = 'received'"
-        " ORDER BY received_at, id", (school_id,)))
-
-
-def open_cases(db, school_id: int) -> list[dict]:
-    """Opened cases still waiting for a choice, a teacher read, or a parent-contact record."""
-    return list(db.query(
-        "SELECT g.id, g.state, g.received_at, g.opened_at, g.assigned_at, g.handled_how,"
-        " g.teacher_informed_at, t.display_name AS teacher_name, t.group_name AS teacher_group,"
-        " o.display_name AS opened_by_name"
-        " FROM signals g LEFT JOIN staff t ON t.id = g.teacher_id"
-        " LEFT JOIN staff o ON o.id = g.opened_by"
-        " WHERE g.school_id = ? AND g.state IN ('opened', 'teacher_assigned', 'teacher_read')"
-        " ORDER BY g.received_at, g.id", (school_id,)))
-
-
-def notes_for(db, teacher_id: int) -> list[dict]:
-    """The unread notes addressed to one teacher."""
-    return list(db.query(
-        "SELECT id, assigned_at FROM signals WHERE teacher_id = ? AND state = 'teacher_assigned'"
-        " ORDER BY assigned_at, id", (teacher_id,)))
-
-
-# --- receipts ---------------------------------------------------------------------------------
 
 def mark_notified(db, now: datetime, signal_id: str) -> None:
     """The first push went out (recorded once; the receipt shows it)."""

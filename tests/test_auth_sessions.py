@@ -126,7 +126,8 @@ def test_deactivation_logs_out_everywhere(app, db, clock, school):
     laptop.authenticator = phone.authenticator
     assert laptop.login().status_code == 200
     assert phone.client.get("/auth/passkeys").status_code == 200
-    assert director.form(f"/admin/staff/{sid}/deactivate", page=f"/admin/staff/{sid}").status_code == 303
+    assert director.form(f"/admin/staff/{sid}/deactivate", {"confirmed": "1"},
+                         page=f"/admin/staff/{sid}").status_code == 303
     assert phone.client.get("/auth/passkeys").status_code == 302
     assert laptop.client.get("/auth/passkeys").status_code == 302
     assert db.conn.execute("SELECT count(*) FROM web_sessions WHERE staff_id = ?", (sid,)).fetchone()[0] == 0

@@ -48,7 +48,7 @@ def test_renaming_or_regrouping_needs_a_fresh_passkey(director, tom, db, clock):
 
 
 def test_reactivating_needs_a_fresh_passkey(director, tom, db, clock):
-    assert post(director, f"/admin/staff/{tom}/deactivate", {}).status_code == 303
+    assert post(director, f"/admin/staff/{tom}/deactivate", {"confirmed": "1"}).status_code == 303
     assert staff_mod.get(db, tom)["active"] == 0
     clock.advance(minutes=3)
     resp = post(director, f"/admin/staff/{tom}/reactivate", {})
@@ -60,9 +60,12 @@ def test_reactivating_needs_a_fresh_passkey(director, tom, db, clock):
 
 
 def test_taking_access_away_stays_one_step(director, tom, db, clock):
-    """Switching someone off must stay fast (a lost phone): no step-up for that."""
+    """Switching someone off must stay fast (a lost phone): no step-up for that — only the
+    confirmation every irreversible action has (issue 12), which needs no passkey."""
     clock.advance(minutes=3)
-    assert post(director, f"/admin/staff/{tom}/deactivate", {}).status_code == 303
+    resp = post(director, f"/admin/staff/{tom}/deactivate", {})
+    assert resp.status_code == 200 and staff_mod.get(db, tom)["active"] == 1  # asks first
+    assert post(director, f"/admin/staff/{tom}/deactivate", {"confirmed": "1"}).status_code == 303
     assert staff_mod.get(db, tom)["active"] == 0
 
 
@@ -70,7 +73,7 @@ def test_the_detail_page_asks_for_the_passkey_on_those_buttons(director, tom, db
     clock.advance(minutes=3)
     html = director.client.get(f"/admin/staff/{tom}").get_data(as_text=True)
     assert 'data-then-submit="details-form"' in html
-    post(director, f"/admin/staff/{tom}/deactivate", {})
+    post(director, f"/admin/staff/{tom}/deactivate", {"confirmed": "1"})
     html = director.client.get(f"/admin/staff/{tom}").get_data(as_text=True)
     assert 'data-then-submit="active-form"' in html
 

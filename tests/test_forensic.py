@@ -9,7 +9,7 @@ import logging
 
 from server import create_app
 from server import db as db_mod
-from server import municipalities, receipts, schools, signals
+from server import auditlog, municipalities, receipts, schools, signals
 from server.clock import FakeClock
 from server.web.base import limiter
 
@@ -52,6 +52,9 @@ def run_every_path(data_dir, caplog) -> list[bytes]:
     for path in ("closed", "returned", "unread"):
         signals.reveal(database, clock.now(), ids[path], ib)
         seen += keys_of(database)
+        # What the routes write to the director's log (issue 12): who, what, received when.
+        auditlog.signal_event(database, clock.now(), 1, ib, "signal.opened",
+                              signals.get(database, ids[path])["received_at"])
     signals.assign_teacher(database, clock.now(), ids["closed"], teacher)
     signals.assign_teacher(database, clock.now(), ids["unread"], teacher)
     seen += keys_of(database)
@@ -78,6 +81,21 @@ def test_no_trace_of_any_child_or_key_after_every_end(data_dir, caplog):
         for part in name.split():
             assert part not in logs
     assert "2016-06-06" not in logs
+    # The director's log and the nameless traces hold no child data (issue 12), as rows and as
+    # the sentences the director reads.
+    database = db_mod.connect(data_dir)
+    audit_rows = list(database.query("SELECT * FROM audit_events"))
+    trace_rows = list(database.query("SELECT * FROM school_traces"))
+    sentences = [line["text"] for line in auditlog.lines(database, 1)]
+    database.close()
+    assert len([r for r in audit_rows if r["action"] == "signal.opened"]) == 3
+    assert len(trace_rows) == 2 and len(sentences) >= 3
+    assert "Ilse Bedacht opende een signaal (ontvangen 23 nov 07:00) om 07:00" in sentences
+    dumped = json.dumps([audit_rows, trace_rows, sentences], ensure_ascii=False, default=str)
+    for name in NAMES.values():
+        for part in name.split():
+            assert part not in dumped
+    assert "2016-06-06" not in dumped and "F-" not in dumped
     # The receipts are still there for the municipality — without any personal data.
     database = db_mod.connect(data_dir)
     receipt_text = json.dumps([receipts.receipt(r) for r in database.query("SELECT * FROM signals")])

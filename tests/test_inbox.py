@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from server import signals
+from server import inbox_view, signals
 
 from .auth_helpers import Device, enrolled
 from .conftest import OTHER_BRIN, signal_body
@@ -201,6 +201,9 @@ def test_not_our_pupil_returns_and_explains_the_data_breach(team, pushed, db, cl
     ib = team["ib"]
     reveal(ib, pushed)
     resp = ib.form(f"/inbox/case/{pushed}/return", page=f"/inbox/case/{pushed}")
+    assert "Weet je het zeker?" in text(resp) and state(db, pushed) == "opened"  # issue 12
+    resp = ib.form(f"/inbox/case/{pushed}/return", {"confirmed": "1"},
+                   page=f"/inbox/case/{pushed}")
     assert resp.status_code == 200 and "datalek" in text(resp)
     assert client.get("/api/v1/signals/REF-1", headers=auth).get_json()["status"] == "returned"
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
@@ -214,14 +217,16 @@ def test_vo_flow_pupil_declines(app, db, clock, other_school, client):
     sid = client.post("/api/v1/signals", json=signal_body(school=OTHER_BRIN, name=NAME),
                       headers={"Authorization": f"Bearer {tok}"}).get_json()["id"]
     page = text(reveal(zoco, sid))
-    assert "Spreek eerst met de leerling" in page
+    # Issue 12: the VO reveal leads with the talk with the pupil.
+    assert "Zoek de leerling aan het begin van de dag op" in page
+    assert "Ik spreek de leerling eerst" in page
     assert "De leerling wil niet dat de mentor het weet" in page and "Mo Mentor — 3 havo B" in page
     resp = zoco.form(f"/inbox/case/{sid}/in-person", {"how": "pupil_declined"},
                      page=f"/inbox/case/{sid}")
     assert resp.status_code == 302
     row = signals.get(db, sid)
     assert row["state"] == "teacher_read" and row["teacher_informed_at"] is None
-    assert signals.notes_for(db, staff_id(db, "Mo Mentor")) == []
+    assert inbox_view.notes_for(db, staff_id(db, "Mo Mentor")) == []
 
 
 def test_access_rules(team, pushed, app, db, clock, other_school):
@@ -300,7 +305,8 @@ def test_note_can_go_to_another_teacher_or_be_withdrawn(team, pushed, db, clock,
     assert "Er is geen bericht voor je" in text(tom.client.get("/notes"))
     assert tom.form(f"/notes/{pushed}/read", page="/notes").status_code == 404
     assert "Er is een bericht voor je" in text(tess.client.get("/notes"))
-    resp = ib.form(f"/inbox/case/{pushed}/withdraw", page=f"/inbox/case/{pushed}")
+    resp = ib.form(f"/inbox/case/{pushed}/withdraw", {"confirmed": "1"},
+                   page=f"/inbox/case/{pushed}")
     assert resp.status_code == 302 and state(db, pushed) == "teacher_read"
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
     assert "Er is geen bericht voor je" in text(tess.client.get("/notes"))

@@ -10,9 +10,10 @@ from datetime import datetime, timezone
 
 import pytest
 
+from server import municipalities, signals, stats, tasks
+
 from .auth_helpers import Device, enrolled
 from .conftest import OTHER_BRIN
-from server import municipalities, signals, stats
 
 NAMES = ["Sanne Verzonnen", "Joris Bedenksel", "Mila Fantasia", "Teun Onecht", "Lotte Nepper"]
 BIRTHS = ["2017-04-02", "2016-09-14", "2018-01-23", "2015-12-05", "2019-06-30"]
@@ -59,6 +60,7 @@ def seeded(app, db, clock, school, other_school, municipality, staff):
     sid = receive(2, utc(11, 3, 6))
     signals.reveal(db, clock.advance(minutes=100), sid, receiver)   # 08:40: after the start
     signals.told_in_person(db, clock.advance(minutes=5), sid, "self")
+    tasks.told(db, clock.now(), sid)  # issue 12: the "Verteld" tap
     sid = receive(3, utc(11, 4, 6))
     signals.reveal(db, clock.advance(minutes=20), sid, receiver)
     signals.return_signal(db, clock.advance(minutes=1), sid)
@@ -192,6 +194,7 @@ def test_monitoring_shows_minutes_to_the_first_push(app, db, clock, school):
     """Issue 5: the director sees how long it took until the first push went out (median per
     month) — from the receipt's notified_at, kept only as a number of minutes."""
     from server import signals
+
     from .auth_helpers import enrolled
     director = enrolled(app, db, clock, school["id"], ("director",), "Dirk Directeur")
     _r, _tok = __import__("server").municipalities.add(db, clock.now(), name="G Push",

@@ -114,7 +114,7 @@ def test_ticking_and_unticking_says_who_and_when_and_is_audited(app, db, clock, 
     assert entry["gmr_agreed"]["done"] and entry["gmr_agreed"]["ticked_at"] == "2026-11-23T06:00:00Z"
     assert entry["gmr_agreed"]["ticked_by_name"] == "Dirk Verzonnen"
     page = director.client.get("/admin/start/").get_data(as_text=True)
-    assert "Afgevinkt door Dirk Verzonnen op 23-11-2026 07:00." in page
+    assert "Afgevinkt door Dirk Verzonnen op 23 november 2026 07:00." in page
     assert "Vinkje weghalen<span class=\"visually-hidden\">: (G)MR heeft ingestemd" in page
 
     # Ticking again changes nothing and writes no second line.
@@ -131,7 +131,8 @@ def test_ticking_and_unticking_says_who_and_when_and_is_audited(app, db, clock, 
                        "2026-11-23T06:00:00Z"),
                       (f"staff:{me}", "onboarding.unticked", "item=gmr_agreed",
                        "2026-11-23T06:05:00Z")]
-    assert "onboarding.ticked" in director.client.get("/admin/audit").get_data(as_text=True)
+    log = director.client.get("/admin/audit").get_data(as_text=True)
+    assert "vinkte „(G)MR heeft ingestemd” af op de lijst Aan de slag" in log
 
 
 def test_a_tick_request_without_a_clear_yes_or_no_changes_nothing(db, clock, school,
@@ -157,7 +158,7 @@ def test_a_tick_outlives_the_colleague_who_made_it(app, db, clock, school, direc
     entry = onboarding.checklist(db, school["id"], clock.now())[6]
     assert entry["done"] and entry["ticked_by_name"] is None
     page = director.client.get("/admin/start/").get_data(as_text=True)
-    assert "Afgevinkt op 23-11-2026 07:00." in page and "Hanna" not in page
+    assert "Afgevinkt op 23 november 2026 07:00." in page and "Hanna" not in page
 
 
 def test_only_a_director_of_the_school_sees_or_ticks(app, db, clock, school):

@@ -6,7 +6,8 @@ import threading
 import pytest
 
 from server import db as db_mod
-from server import deadlines, receipts, signals, vault
+from server import deadlines, receipts, signals, tasks, vault
+from server.clock import iso
 from server.deadlines import Deadlines
 
 
@@ -84,7 +85,12 @@ def test_told_in_person_and_pupil_declined(db, clock, receive, staff):
     signals.told_in_person(db, clock.now(), a, "self")
     signals.told_in_person(db, clock.now(), b, "pupil_declined")
     ra, rb = signals.get(db, a), signals.get(db, b)
+    # Issue 12: 'self' is a promise until the 'Verteld' tap (tasks.told), not yet a receipt.
+    assert (ra["state"], receipts.public_status(ra)) == ("teacher_read", "opened")
+    tasks.told(db, clock.advance(minutes=20), a)
+    ra = signals.get(db, a)
     assert (ra["state"], receipts.public_status(ra)) == ("teacher_read", "teacher_informed")
+    assert ra["teacher_informed_at"] == iso(clock.now())
     assert (rb["state"], receipts.public_status(rb)) == ("teacher_read", "opened")
     assert rb["teacher_informed_at"] is None
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
@@ -314,6 +320,7 @@ def test_signal_at_start_of_a_long_holiday_waits_for_the_school(db, clock, recei
 
 def test_unopened_deadline_is_seven_days_in_term_time():
     from datetime import timedelta
+
     from server.clock import parse
     received = parse("2026-11-23T06:00:00Z")
     assert deadlines.unopened_deadline(received, "08:30", [], timedelta(days=7)) == \

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import jsonschema
 import pytest
 
-from server import municipalities, signals, stats
+from server import municipalities, signals, stats, tasks
 from server.openapi import openapi_document
 
 BRIN, OTHER_BRIN = "12AB", "34CD"  # as in conftest
@@ -56,6 +56,7 @@ def seeded(db, clock, school, municipality, staff):
             continue
         if i % 2:
             signals.told_in_person(db, clock.now(), sid, "self")
+            tasks.told(db, clock.now(), sid)  # issue 12: the "Verteld" tap
         else:
             signals.assign_teacher(db, clock.now(), sid, teacher)
             clock.advance(minutes=20)

@@ -45,6 +45,7 @@ R = {
     "/notes": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=200),
     "/notes/": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=200),
     "/notes/<signal_id>/read": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=303),
+    "/notes/<signal_id>/parents": dict(dict.fromkeys(ROLES, 403), anon=LOGIN, teacher=303),
     "/inbox": dict(anon=LOGIN, teacher=403, receiver=200, backup=200, director=403, other=200,
                    operator=403, officer=403),
     "/inbox/": dict(anon=LOGIN, teacher=403, receiver=200, backup=200, director=403, other=200,
@@ -59,6 +60,11 @@ R = {
                                     director=403, other=404,  # not opened yet → confirmation
                                     operator=403, officer=403),
 }
+# Back to a page that answered a POST (issue 12): a GET that only redirects to the case.
+for _rule in ("return", "parent-contact", "told"):
+    R[f"/inbox/case/<signal_id>/{_rule}"] = dict(anon=LOGIN, teacher=403, receiver=303,
+                                                 backup=303, director=403, other=404,
+                                                 operator=403, officer=403)
 ADMIN_PAGES = ["/admin/", "/admin/audit", "/admin/holidays", "/admin/invite", "/admin/monitoring",
                "/admin/monitoring.csv", "/admin/settings"]
 for _page in ADMIN_PAGES:

@@ -27,7 +27,9 @@ log = logging.getLogger("hwc.push")
 #: The one sentence a push ever says. No name, school, signal id or count.
 BODY = "Er staat een nieuw bericht voor je klaar."
 TITLE = "HwC Inbox"
-URL_FOR_EVENT = {"new": "/inbox", "escalate": "/inbox", "note": "/notes"}
+URL_FOR_EVENT = {"new": "/inbox", "escalate": "/inbox", "note": "/notes", "director": "/inbox",
+                 "note_reminder": "/notes", "note_unread": "/inbox", "note_deadline": "/inbox",
+                 "told_reminder": "/inbox", "case_closing": "/inbox"}
 EVENTS = tuple(URL_FOR_EVENT)
 
 #: A push the phone could not receive within 12 hours is stale: by then the morning is over and
@@ -127,10 +129,18 @@ def backoff(attempts: int, retry_after: int | None = None) -> timedelta:
 
 
 _MOOT = (
-    "(event IN ('new', 'escalate') AND NOT EXISTS (SELECT 1 FROM signals s"
+    "(event IN ('new', 'escalate', 'director') AND NOT EXISTS (SELECT 1 FROM signals s"
     "   WHERE s.id = push_jobs.signal_id AND s.state = 'received'))"
-    " OR (event = 'note' AND NOT EXISTS (SELECT 1 FROM signals s WHERE s.id = push_jobs.signal_id"
-    "   AND s.state = 'teacher_assigned' AND s.teacher_id = push_jobs.staff_id))")
+    " OR (event IN ('note', 'note_reminder') AND NOT EXISTS (SELECT 1 FROM signals s"
+    "   WHERE s.id = push_jobs.signal_id"
+    "   AND s.state = 'teacher_assigned' AND s.teacher_id = push_jobs.staff_id))"
+    " OR (event IN ('note_unread', 'note_deadline') AND NOT EXISTS (SELECT 1 FROM signals s"
+    "   WHERE s.id = push_jobs.signal_id AND s.state = 'teacher_assigned'))"
+    " OR (event = 'told_reminder' AND NOT EXISTS (SELECT 1 FROM signals s"
+    "   WHERE s.id = push_jobs.signal_id AND s.state = 'teacher_read'"
+    "   AND s.teacher_informed_at IS NULL))"
+    " OR (event = 'case_closing' AND NOT EXISTS (SELECT 1 FROM signals s"
+    "   WHERE s.id = push_jobs.signal_id AND s.state IN ('opened', 'teacher_read')))")
 
 _PENDING = "sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= :now"
 

@@ -9,6 +9,7 @@ import threading
 from datetime import datetime
 
 from .. import db as db_mod
+from ..deadlines import Deadlines
 from .deliver import deliver_due
 from .plan import plan
 
@@ -17,7 +18,7 @@ log = logging.getLogger("hwc.push")
 
 def sweep_job(db, now: datetime, cfg) -> dict:
     """The minute sweep's push step (listed in `jobs.STEPS`): plan, then deliver."""
-    result = plan(db, now)
+    result = plan(db, now, Deadlines.from_config(cfg))
     result.update(deliver_due(db, now, cfg))
     return result
 

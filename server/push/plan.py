@@ -7,9 +7,10 @@ import functools
 import logging
 from datetime import datetime
 
-from .. import escalation, staff
+from .. import escalation, followups, staff
 from ..clock import iso, parse
 from ..db import write
+from ..deadlines import Deadlines
 from ..schools import Calendars
 
 log = logging.getLogger("hwc.push")
@@ -68,7 +69,63 @@ def _due_cached(rule, stamp: str, school_key: tuple, holidays: tuple) -> datetim
         return parse(stamp)
 
 
-def plan(db, now: datetime) -> dict:
+def director_recipients(db, school_id: int, now: datetime) -> list[int]:
+    """The present directors (all directors if every one is away)."""
+    directors = staff.with_role(db, school_id, "director")
+    return _ids(staff.present(directors, now) or directors)
+
+
+#: Follow-up events: (event, states, extra condition, rule, stamp column, who). The rule turns
+#: the stamp into the push moment (`followups.py`); `who` picks the people when it is due.
+_FOLLOWUPS = (
+    ("director", "received", "", followups.director_at, "received_at", "director"),
+    ("note_reminder", "teacher_assigned", "", followups.note_reminder_at, "assigned_at",
+     "teacher"),
+    ("note_unread", "teacher_assigned", "", followups.note_unread_at, "assigned_at", "receiver"),
+    ("note_deadline", "teacher_assigned", "", followups.note_deadline_at, "expires_at",
+     "receiver"),
+    ("told_reminder", "teacher_read",
+     " AND s.handled_how = 'self' AND s.teacher_informed_at IS NULL AND s.told_due_at IS NOT NULL",
+     followups.told_reminder_at, "told_due_at", "receiver"),
+)
+
+
+def _followups(db, now: datetime, schools, deadlines: Deadlines) -> list:
+    """The follow-up pushes due at `now` (issue 12: nothing falls silently through a crack)."""
+    todo = []
+    for event, state, extra, rule, column, who in _FOLLOWUPS:
+        for sig in list(db.query(
+                f"SELECT s.id, s.school_id, s.teacher_id, s.{column} AS stamp FROM signals s"
+                f" WHERE s.state = ?{extra} AND s.{column} IS NOT NULL AND NOT EXISTS"
+                " (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id AND j.event = ?)",
+                (state, event))):
+            school, holidays = schools(sig["school_id"])
+            due = _due(rule, sig["stamp"], school, holidays)
+            if due > now:
+                continue
+            if who == "teacher":
+                people = [sig["teacher_id"]] if sig["teacher_id"] else []
+            elif who == "director":
+                people = director_recipients(db, sig["school_id"], now)
+            else:
+                people = new_signal_recipients(db, sig["school_id"], now)
+            todo.append((sig["id"], people, event, due))
+    for sig in list(db.query(
+            "SELECT s.id, s.school_id, s.opened_at, s.assigned_at FROM signals s"
+            " WHERE s.state IN ('opened', 'teacher_read') AND NOT EXISTS (SELECT 1 FROM"
+            " push_jobs j WHERE j.signal_id = s.id AND j.event = 'case_closing')")):
+        school, holidays = schools(sig["school_id"])
+        try:
+            due = followups.case_closing_at(sig, deadlines.case_autoclose, school, holidays)
+        except ValueError:
+            due = now
+        if due <= now:
+            todo.append((sig["id"], new_signal_recipients(db, sig["school_id"], now),
+                         "case_closing", due))
+    return todo
+
+
+def plan(db, now: datetime, deadlines: Deadlines | None = None) -> dict:
     """Create the push jobs that are due at `now`; idempotent (each event once per person).
 
     Recipients are chosen when the push is due, not when the signal arrived: a receiver who is
@@ -76,6 +133,7 @@ def plan(db, now: datetime) -> dict:
     """
     schools = Calendars(db)
     planned = {"new": 0, "escalate": 0, "note": 0}
+    planned.update(dict.fromkeys(followups.FOLLOWUP_EVENTS, 0))
     # Decide with reads only; take the write lock only when there is something to write, so a
     # sweep or kick with nothing due never holds up incoming signals. INSERT OR IGNORE on the
     # UNIQUE key keeps it idempotent if two planners race; delivery drops jobs whose signal was
@@ -112,6 +170,7 @@ def plan(db, now: datetime) -> dict:
         due = _due(escalation.note_push_at, sig["assigned_at"], school, holidays)
         if due <= now:
             todo.append((sig["id"], [sig["teacher_id"]], "note", due))
+    todo += _followups(db, now, schools, deadlines or Deadlines())
     stale = db.conn.execute(
         "SELECT 1 FROM push_jobs WHERE signal_id IN (SELECT id FROM signals"
         " WHERE state IN ('closed', 'returned', 'expired')) LIMIT 1").fetchone()

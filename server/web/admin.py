@@ -21,12 +21,12 @@ from flask import (
 )
 from markupsafe import Markup
 
-from .. import access, schools, stats
-from .. import audit as audit_log
+from .. import access, auditlog, schools, stats, traces
 from .. import staff as staff_mod
-from ..clock import local, parse
-from ..dutch import MONTHS
+from ..clock import iso, local, parse
+from ..dutch import MONTHS, long_date
 from .base import cfg, get_db, limiter, now
+from .confirm import unconfirmed
 from .guards import current_staff, login_manager, step_up_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -34,10 +34,17 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.app_template_filter("lokaal")
 def local_time(stamp: str | None) -> str:
-    """A stored UTC timestamp as Dutch wall-clock time, e.g. '26-11-2026 07:00'."""
+    """A stored UTC timestamp as Dutch wall-clock time, e.g. '26 november 2026 07:00'."""
     if not stamp:
         return ""
-    return local(parse(stamp)).strftime("%d-%m-%Y %H:%M")
+    moment = local(parse(stamp))
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} {moment.strftime('%H:%M')}"
+
+
+@bp.app_template_filter("datum")
+def dutch_date(iso_date: str | None) -> str:
+    """An ISO date as 'za 19 december 2026' (issue 12: Dutch dates everywhere)."""
+    return long_date(iso_date) if iso_date else ""
 
 
 @bp.before_request
@@ -71,7 +78,8 @@ def staff_list():
         "admin/staff.html", school=schools.get(db, me.school_id),
         people=staff_mod.list_staff(db, me.school_id),
         invites=staff_mod.pending_invites(db, me.school_id, now()),
-        warnings=staff_mod.warnings(db, me.school_id), labels=staff_mod.ROLE_LABELS)
+        warnings=staff_mod.warnings(db, me.school_id), labels=staff_mod.ROLE_LABELS,
+        now_stamp=iso(now()))
 
 
 def _person_or_404(staff_id: int) -> dict:
@@ -84,7 +92,7 @@ def _person_or_404(staff_id: int) -> dict:
 @bp.get("/staff/<int:staff_id>")
 def staff_detail(staff_id):
     person = _person_or_404(staff_id)
-    return render_template("admin/staff_detail.html", person=person,
+    return render_template("admin/staff_detail.html", person=person, now_stamp=iso(now()),
                            passkeys=staff_mod.passkeys_of(get_db(), staff_id),
                            roles=staff_mod.ROLES, labels=staff_mod.ROLE_LABELS,
                            is_me=person["id"] == _me().id)
@@ -135,7 +143,13 @@ def staff_details(staff_id):
 
 @bp.post("/staff/<int:staff_id>/deactivate")
 def staff_deactivate(staff_id):
-    _person_or_404(staff_id)
+    person = _person_or_404(staff_id)
+    ask = unconfirmed(f"{person['display_name']} uitschakelen?",
+                      "Deze persoon wordt op alle apparaten uitgelogd en kan niet meer inloggen "
+                      "tot je het weer inschakelt.", "Ja, uitschakelen",
+                      url_for("admin.staff_detail", staff_id=staff_id))
+    if ask:
+        return ask
     try:
         staff_mod.deactivate(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
                              actor=_actor(), actor_id=_me().id)
@@ -147,7 +161,12 @@ def staff_deactivate(staff_id):
 
 @bp.post("/staff/<int:staff_id>/delete")
 def staff_delete(staff_id):
-    _person_or_404(staff_id)
+    person = _person_or_404(staff_id)
+    ask = unconfirmed(f"De gegevens van {person['display_name']} wissen?",
+                      "Naam, rollen en passkeys worden gewist. Dat is niet terug te draaien.",
+                      "Ja, wissen", url_for("admin.staff_detail", staff_id=staff_id))
+    if ask:
+        return ask
     try:
         staff_mod.delete(get_db(), now(), school_id=_me().school_id, staff_id=staff_id,
                          actor=_actor())
@@ -241,6 +260,13 @@ def invite_qr(token):
 
 @bp.post("/invites/<int:invite_id>/withdraw")
 def invite_withdraw(invite_id):
+    if staff_mod.get_invite(get_db(), invite_id, _me().school_id) is None:
+        abort(404)
+    ask = unconfirmed("Deze uitnodiging intrekken?",
+                      "De link werkt daarna niet meer. Je kunt wel een nieuwe uitnodiging maken.",
+                      "Ja, intrekken", url_for("admin.staff_list"))
+    if ask:
+        return ask
     try:
         staff_mod.withdraw_invite(get_db(), now(), school_id=_me().school_id, invite_id=invite_id,
                                   actor=_actor())
@@ -307,7 +333,7 @@ def holiday_delete(holiday_id):
 @bp.get("/audit")
 def audit():
     return render_template("admin/audit.html",
-                           events=audit_log.audit_events(get_db(), _me().school_id))
+                           lines=auditlog.lines(get_db(), _me().school_id))
 
 
 # --- monitoring -------------------------------------------------------------------------------
@@ -340,6 +366,8 @@ def monitoring():
     push = stats.push_minutes(get_db(), _me().school_id, first, last)
     return render_template("admin/monitoring.html", rows=rows, chart=chart, first=first,
                            last=last, error=error, month_names=MONTHS, push=push,
+                           traces_count=traces.count(get_db(), _me().school_id,
+                                                     iso(now() - traces.KEEP)),
                            school=schools.get(get_db(), _me().school_id)), status
 
 

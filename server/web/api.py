@@ -165,7 +165,7 @@ def get_receipt(reference: str):
     row = receipts.by_reference(get_db(), g.municipality["id"], reference)
     if row is None:
         return error(404, "no signal with that reference")
-    return jsonify(receipts.receipt(row))
+    return jsonify(receipts.for_municipality(get_db(), row))
 
 
 RECEIPT_LIST_MAX = 1000
@@ -200,7 +200,7 @@ def list_receipts():
     rows = receipts.changed_since(get_db(), g.municipality["id"], since,
                                   RECEIPT_LIST_MAX + 1)
     return jsonify({"since": since, "truncated": len(rows) > RECEIPT_LIST_MAX,
-                    "receipts": [receipts.receipt(r) for r in rows[:RECEIPT_LIST_MAX]]})
+                    "receipts": receipts.many(get_db(), rows[:RECEIPT_LIST_MAX])})
 
 
 @bp.get("/stats")

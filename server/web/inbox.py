@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import access, note_rules, schools, signals, tips
+from .. import access, auditlog, casework, inbox_view, note_rules, schools, signals, tasks, tips
 from .. import staff as staff_mod
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
+from .confirm import unconfirmed
 from .guards import assertion_is_fresh, current_staff, role_required, step_up_required
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -18,7 +19,7 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 PARENT_CHOICES = [
     ("by_teacher", "Ouders geïnformeerd door de leerkracht"),
     ("by_me", "Ouders geïnformeerd door mij"),
-    ("later", "Nog niet, dat volgt"),
+    ("later", "Nog niet, dat volgt (het signaal blijft open)"),
     ("deliberately_not", "Bewust niet (veiligheid of eigen afspraak)"),
 ]
 
@@ -50,6 +51,13 @@ def _chosen_teacher() -> int:
     return teacher_id
 
 
+def _log(signal_id: str, action: str, other: int | None = None) -> None:
+    """A line in the director's log: who did what with a signal received when (no child)."""
+    row = signals.get(get_db(), signal_id)
+    auditlog.signal_event(get_db(), now(), row["school_id"], current_staff().id, action,
+                          row["received_at"], other)
+
+
 def _name_of(staff_id: int | None) -> str:
     return staff_mod.display_name(get_db(), staff_id) or "een collega"
 
@@ -61,13 +69,11 @@ def index():
     me, moment = current_staff(), now()
     database = get_db()
     may_open = access.opener(database, moment, me)
-    waiting = [dict(r, when=when(r["received_at"], moment), may_open=may_open(r))
-               for r in signals.waiting(database, me.school_id)]
-    cases = [dict(c, when=when(c["received_at"], moment),
-                  read_at=time_of(c["teacher_informed_at"]))
-             for c in signals.open_cases(database, me.school_id)]
-    return render_template("inbox/index.html", waiting=waiting, cases=cases,
-                           school=_school())
+    shown = inbox_view.view(database, me.school_id, moment, deadlines().case_autoclose)
+    waiting = [dict(r, may_open=may_open(r)) for r in shown["waiting"]]
+    return render_template("inbox/index.html", waiting=waiting, cases=shown["cases"],
+                           groups=shown["groups"], traces=shown["traces"],
+                           start_time=shown["start_time"], school=_school())
 
 
 @bp.get("/signal/<signal_id>")
@@ -83,7 +89,7 @@ def confirm(signal_id: str):
                                when=when(row["received_at"], moment)), 403
     school = _school()
     return render_template("inbox/confirm.html", row=row, when=when(row["received_at"], moment),
-                           fresh=assertion_is_fresh(),
+                           fresh=assertion_is_fresh(), school=school,
                            tips=tips.tips_for("receiver_before", school["type"]))
 
 
@@ -120,6 +126,7 @@ def reveal(signal_id: str):
         return _already_opened(exc.row or row)
     except signals.Unreadable:
         return render_template("inbox/gone.html"), 410
+    _log(signal_id, "signal.opened")
     return render_template(
         "inbox/reveal.html", row=shown.signal, child=shown.child,
         birth=long_date(shown.child.birth_date), school=school, teachers=teachers,
@@ -144,6 +151,10 @@ def case(signal_id: str):
         teachers=[t for t in _teachers(school["id"]) if t["id"] != row["opened_by"]],
         parent_choices=PARENT_CHOICES,
         opened=when(row["opened_at"], now()), read_at=time_of(row["teacher_informed_at"]),
+        told_due=time_of(row["told_due_at"]), task_pending=tasks.pending(row),
+        talk_until=time_of(row["handover_until"]),
+        teacher_parents=casework.TEACHER_PARENT.get(row["teacher_parent_contact"] or ""),
+        teacher_parents_at=when(row["teacher_parent_contact_at"], now()),
         tips=tips.tips_for("receiver_after", school["type"]))
 
 
@@ -168,9 +179,17 @@ def _act(signal_id: str, action):
 @role_required("receiver", "backup")
 def assign(signal_id: str):
     teacher_id = _chosen_teacher()
-    done = _act(signal_id, lambda: signals.assign_teacher(get_db(), now(), signal_id, teacher_id,
-                                                    deadlines()))
-    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
+    agreed = request.form.get("pupil_agreed") == "1"  # VO: the pupil wants the mentor to know
+
+    def act():
+        if agreed:
+            casework.pupil_agreed(get_db(), signal_id)
+        signals.assign_teacher(get_db(), now(), signal_id, teacher_id, deadlines())
+    done = _act(signal_id, act)
+    if done:
+        return done
+    _log(signal_id, "signal.assigned", teacher_id)
+    return redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
 @bp.post("/case/<signal_id>/reassign")
@@ -179,31 +198,94 @@ def reassign(signal_id: str):
     teacher_id = _chosen_teacher()
     done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id,
                                                    deadlines()))
+    if not done:
+        _log(signal_id, "signal.assigned", teacher_id)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
 @bp.post("/case/<signal_id>/withdraw")
 @role_required("receiver", "backup")
 def withdraw(signal_id: str):
+    _school_signal(signal_id)
+    ask = unconfirmed("Het bericht aan de leerkracht wissen?",
+                      "Het ongelezen bericht wordt meteen gewist en is niet terug te halen. Doe "
+                      "dit alleen als je het de leerkracht zelf hebt verteld.",
+                      "Ja, ik heb het zelf verteld: wis het bericht",
+                      url_for("inbox.case", signal_id=signal_id))
+    if ask:
+        return ask
     done = _act(signal_id, lambda: signals.withdraw_note(get_db(), now(), signal_id))
+    if not done:
+        _log(signal_id, "signal.told")
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="self"))
 
 
 @bp.post("/case/<signal_id>/in-person")
 @role_required("receiver", "backup")
 def in_person(signal_id: str):
+    """'Ik vertel het zelf' becomes a task (optionally naming the teacher); 'Ik heb het zelf
+    verteld' (already=1) is the task and its 'Verteld' tap at once: the tap is the claim."""
     how = request.form.get("how", "")
     if how not in ("self", "pupil_declined"):
         abort(400)
-    done = _act(signal_id, lambda: signals.told_in_person(get_db(), now(), signal_id, how))
+    teacher_id = _chosen_teacher() if how == "self" and request.form.get("teacher_id") else None
+    moment = now()
+
+    def act():
+        signals.told_in_person(get_db(), moment, signal_id, how, teacher_id)
+        if how == "self" and request.form.get("already") == "1":
+            tasks.told(get_db(), moment, signal_id)
+            _log(signal_id, "signal.told")
+    done = _act(signal_id, act)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done=how))
+
+
+@bp.post("/case/<signal_id>/talk")
+@role_required("receiver", "backup")
+def talk(signal_id: str):
+    """VO: 'Ik spreek de leerling eerst' - the copy waits until the end of the school day."""
+    done = _act(signal_id, lambda: casework.talk_first(get_db(), now(), signal_id))
+    if not done:
+        _log(signal_id, "signal.talk")
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="talk"))
+
+
+@bp.post("/case/<signal_id>/told")
+@role_required("receiver", "backup")
+def told(signal_id: str):
+    """The 'Verteld' tap: the receipt's teacher_informed_at is this moment."""
+    done = _act(signal_id, lambda: tasks.told(get_db(), now(), signal_id))
+    if not done:
+        _log(signal_id, "signal.told")
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="told"))
 
 
 @bp.post("/case/<signal_id>/return")
 @role_required("receiver", "backup")
 def return_signal(signal_id: str):
+    _school_signal(signal_id)
+    ask = unconfirmed("Dit kind is geen leerling van jullie school?",
+                      "Het signaal gaat terug naar de gemeente en wordt hier meteen gewist. Dat "
+                      "is niet terug te draaien.",
+                      "Ja, terugsturen naar de gemeente",
+                      url_for("inbox.case", signal_id=signal_id))
+    if ask:
+        return ask
     done = _act(signal_id, lambda: signals.return_signal(get_db(), now(), signal_id))
-    return done or render_template("inbox/returned.html")
+    if done:
+        return done
+    _log(signal_id, "signal.returned")
+    return render_template("inbox/returned.html")
+
+
+@bp.get("/case/<signal_id>/return")
+@bp.get("/case/<signal_id>/parent-contact")
+@bp.get("/case/<signal_id>/told")
+@role_required("receiver", "backup")
+def after_post(signal_id: str):
+    """Back to a page that answered a POST lands on the case (or 'afgerond'), never a 405."""
+    _school_signal(signal_id)
+    return redirect(url_for("inbox.case", signal_id=signal_id), code=303)
 
 
 @bp.post("/case/<signal_id>/parent-contact")
@@ -212,6 +294,12 @@ def parent_contact(signal_id: str):
     choice = request.form.get("choice", "")
     if choice not in dict(PARENT_CHOICES):
         abort(400)
+    if choice == "later":  # 'Nog niet' keeps the case open (issue 12)
+        done = _act(signal_id, lambda: casework.parents_later(get_db(), now(), signal_id))
+        return done or redirect(url_for("inbox.case", signal_id=signal_id, done="later"))
     done = _act(signal_id,
                 lambda: signals.record_parent_contact(get_db(), now(), signal_id, choice))
-    return done or render_template("inbox/closed.html")
+    if done:
+        return done
+    _log(signal_id, "signal.closed")
+    return render_template("inbox/closed.html")

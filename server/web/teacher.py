@@ -1,9 +1,10 @@
 """The teacher's (or mentor's) one-line note: listed without content, read once by POST."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import schools, signals, tips
+from .. import auditlog, casework, inbox_view, schools, signals, tips
+from .. import staff as staff_mod
 from ..dutch import long_date, when
 from .base import get_db, now
 from .guards import assertion_is_fresh, current_staff, role_required, step_up_required
@@ -17,8 +18,32 @@ bp = Blueprint("teacher", __name__, url_prefix="/notes")
 def index():
     moment = now()
     notes = [dict(n, when=when(n["assigned_at"], moment))
-             for n in signals.notes_for(get_db(), current_staff().id)]
-    return render_template("teacher/index.html", notes=notes, fresh=assertion_is_fresh())
+             for n in inbox_view.notes_for(get_db(), current_staff().id)]
+    read = [dict(n, when=when(n["teacher_informed_at"], moment))
+            for n in casework.read_notes(get_db(), current_staff().id)]
+    school = schools.get(get_db(), current_staff().school_id)
+    return render_template("teacher/index.html", notes=notes, fresh=assertion_is_fresh(),
+                           read=read, parent_choices=casework.TEACHER_PARENT, school=school)
+
+
+@bp.get("/<signal_id>/parents")
+@role_required("teacher")
+def parents_get(signal_id: str):
+    return redirect(url_for("teacher.index"), code=303)
+
+
+@bp.post("/<signal_id>/parents")
+@role_required("teacher")
+def parents(signal_id: str):
+    """After reading, the teacher records the parent contact - one of three words, no name."""
+    choice = request.form.get("choice", "")
+    if choice not in casework.TEACHER_PARENT:
+        abort(400)
+    try:
+        casework.teacher_parents(get_db(), now(), signal_id, current_staff().id, choice)
+    except signals.NotFound:
+        abort(404)
+    return redirect(url_for("teacher.index", done="parents"), code=303)
 
 
 @bp.get("/<signal_id>/read")
@@ -37,11 +62,23 @@ def read(signal_id: str):
     me = current_staff()
     school = schools.get(get_db(), me.school_id)
     note_tips = tips.tips_for("teacher", school["type"])
+    before = signals.get(get_db(), signal_id) if _mine(signal_id, me.id) else {}
+    sender = staff_mod.display_name(get_db(), before.get("opened_by"))
     try:
         child = signals.teacher_read(get_db(), now(), signal_id, me.id)
     except signals.NotFound:
         abort(404)
     except signals.WrongState:
         return render_template("teacher/gone.html"), 410
+    auditlog.signal_event(get_db(), now(), me.school_id, me.id, "signal.read",
+                          before["received_at"])
     return render_template("teacher/note.html", child=child, birth=long_date(child.birth_date),
-                           tips=note_tips, school=school)
+                           tips=note_tips, school=school, sender=sender,
+                           pupil_agreed=bool(before.get("pupil_agreed")))
+
+
+def _mine(signal_id: str, teacher_id: int) -> bool:
+    try:
+        return signals.get(get_db(), signal_id)["teacher_id"] == teacher_id
+    except signals.NotFound:
+        return False

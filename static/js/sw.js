@@ -71,6 +71,12 @@ async function networkOnly(request) {
     }
     return await fetch(request);  // POST and friends are never cached by the browser either
   } catch (err) {
+    if (request.mode === "navigate" && request.method !== "GET") {
+      // Back to a one-time page (the reveal is a POST answer, never stored): the browser may
+      // only replay it from a cache, which fails. That is not 'offline' - send it to the same
+      // address as a GET, which says calmly that the signal was already opened.
+      return Response.redirect(request.url, 303);
+    }
     if (request.mode === "navigate") {
       const offline = await caches.match(OFFLINE_URL, {cacheName: CACHE_NAME});
       if (offline) {

@@ -111,6 +111,8 @@ def test_region_from_the_browser(live_server, person, axe_source):  # noqa: F811
         rp.get_by_role("button", name="Niet onze leerling").wait_for()
         if "Ravi" in rp.content():
             rp.get_by_role("button", name="Niet onze leerling").click()
+            # An irreversible action asks first (issue 12).
+            rp.get_by_role("button", name="Ja, terugsturen naar de gemeente").click()
             rp.wait_for_load_state("load")
     database = live_server.db()
     states = dict(database.conn.execute("SELECT reference, state FROM signals").fetchall())

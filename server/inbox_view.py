@@ -1,0 +1,138 @@
+"""What the receiver's inbox says about each signal and case: numbered, oldest first, how long
+it has waited, whether it escalated, is overdue or unread, and what it waits for. No Flask.
+
+Every mark is derived from the stored times and the same rules that plan the pushes
+(`escalation.py`, `followups.py`), so the inbox and the pushes never disagree. Nothing here
+identifies the child: only times, states and staff names.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from . import escalation, followups, schools, schooltime, traces
+from .clock import local, parse
+from .deadlines import Deadlines
+from .dutch import DAYS, MONTHS, time_of, when
+
+#: What an open case waits for, in the order the inbox shows the groups.
+GROUPS = (
+    ("choice", "Wacht op jouw keuze: hoe hoort de leerkracht het?"),
+    ("told", "Wacht tot jij het de leerkracht vertelt"),
+    ("note", "Wacht tot de leerkracht het bericht leest"),
+    ("parents", "Wacht op het contact met de ouders"),
+)
+
+
+def waited(since: str, now: datetime) -> str:
+    """'12 min', '3 uur', '2 dagen': how long something has waited, in plain Dutch."""
+    minutes = max(0, int((now - parse(since)).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} uur"
+    return f"{minutes // (24 * 60)} dagen"
+
+
+def day_name(stamp: str) -> str:
+    """'dinsdag 3 december' (the date a trace names: never a time that could single out a case)."""
+    moment = local(parse(stamp))
+    return f"{DAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]}"
+
+
+def since(stamp: str) -> str:
+    """'vrijdag 10:06'."""
+    moment = local(parse(stamp))
+    return f"{DAYS[moment.weekday()]} {moment.strftime('%H:%M')}"
+
+
+def _due(rule, *args) -> datetime | None:
+    """A rule's moment, or None if the calendar makes it impossible (a holiday of a year):
+    the inbox must still show the case, just without that mark."""
+    try:
+        return rule(*args)
+    except ValueError:
+        return None
+
+
+def _past(moment, now: datetime) -> bool:
+    return moment is not None and moment <= now
+
+
+def _group(case: dict) -> str:
+    if case["state"] == "opened":
+        return "choice"
+    if case["state"] == "teacher_assigned":
+        return "note"
+    if case["handled_how"] == "self" and not case["teacher_informed_at"]:
+        return "told"
+    return "parents"
+
+
+def view(db, school_id: int, now: datetime,
+         autoclose: timedelta = Deadlines().case_autoclose) -> dict:
+    """Everything the inbox page shows, computed once."""
+    school, holidays = schools.calendar(db, school_id)
+    waiting = []
+    for number, row in enumerate(waiting_signals(db, school_id), start=1):
+        received = parse(row["received_at"])
+        escalated = _past(_due(escalation.escalation_at, received, school, holidays), now)
+        to_director = _past(_due(followups.director_at, received, school, holidays), now)
+        late = _past(_due(schooltime.next_school_start, received, school["start_time"],
+                          holidays), now)
+        waiting.append(dict(row, number=number, when=when(row["received_at"], now),
+                            waited=waited(row["received_at"], now), escalated=escalated,
+                            to_director=to_director, late=late))
+    cases = []
+    for number, row in enumerate(open_case_rows(db, school_id), start=len(waiting) + 1):
+        case = dict(row, number=number, when=when(row["received_at"], now),
+                    group=_group(row), unread=False, overdue=False,
+                    read_at=time_of(row["teacher_informed_at"]))
+        if row["state"] == "teacher_assigned" and row["assigned_at"]:
+            case["unread"] = _past(_due(followups.note_unread_at, row["assigned_at"], school,
+                                        holidays), now)
+            case["since"] = since(row["assigned_at"])
+            case["waited"] = waited(row["assigned_at"], now)
+        if case["group"] == "told" and row.get("told_due_at"):
+            case["told_due"] = local(parse(row["told_due_at"])).strftime("%H:%M")
+            case["overdue"] = parse(row["told_due_at"]) <= now
+        if row["state"] in ("opened", "teacher_read"):
+            case["closes"] = when(followups.closes_at(row, autoclose), now)
+            case["closing_soon"] = _past(_due(followups.case_closing_at, row, autoclose,
+                                              school, holidays), now)
+        cases.append(case)
+    groups = [(key, label, [c for c in cases if c["group"] == key]) for key, label in GROUPS]
+    shown = [dict(t, day=day_name(t["received_at"])) for t in traces.for_school(db, school_id,
+                                                                              now)]
+    return {"waiting": waiting, "groups": [g for g in groups if g[2]], "cases": cases,
+            "traces": shown, "start_time": school["start_time"]}
+
+
+# --- the lists themselves (read-only queries over signals) ----------------------------------
+
+def waiting_signals(db, school_id: int) -> list[dict]:
+    """Signals nobody has opened yet, oldest first."""
+    return list(db.query(
+        "SELECT id, school_id, received_at FROM signals WHERE school_id = ? AND state = 'received'"
+        " ORDER BY received_at, id", (school_id,)))
+
+
+def open_case_rows(db, school_id: int) -> list[dict]:
+    """Opened cases still waiting for a choice, a teacher read, or a parent-contact record."""
+    return list(db.query(
+        "SELECT g.id, g.state, g.received_at, g.opened_at, g.assigned_at, g.handled_how,"
+        " g.teacher_informed_at, g.told_due_at, t.display_name AS teacher_name,"
+        " t.group_name AS teacher_group, o.display_name AS opened_by_name"
+        " FROM signals g LEFT JOIN staff t ON t.id = g.teacher_id"
+        " LEFT JOIN staff o ON o.id = g.opened_by"
+        " WHERE g.school_id = ? AND g.state IN ('opened', 'teacher_assigned', 'teacher_read')"
+        " ORDER BY g.received_at, g.id", (school_id,)))
+
+
+def notes_for(db, teacher_id: int) -> list[dict]:
+    """The unread notes addressed to one teacher."""
+    return list(db.query(
+        "SELECT id, assigned_at FROM signals WHERE teacher_id = ? AND state = 'teacher_assigned'"
+        " ORDER BY assigned_at, id", (teacher_id,)))
+
+
+# --- receipts ---------------------------------------------------------------------------------

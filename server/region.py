@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import municipalities
+from . import municipalities, onboarding
 from . import staff as staff_mod
 from .audit import audit
 from .clock import iso
@@ -55,32 +55,25 @@ def officers(db, municipality_id: int) -> list[dict]:
 
 
 def readiness(db, now) -> list[dict]:
-    """Per school: can it receive a signal today? Counts only — the operator sees no staff names.
+    """Per school: can it receive a signal today, and how far is its preparation? Counts only —
+    the operator sees no staff names.
 
-    `receiver` counts active receivers plus open invites for one (the API's readiness rule:
-    someone will be able to open it); `backup` the same for backups; `devices` the push
-    subscriptions of the school's receivers and backups. The director's onboarding checklist
-    (issue 13, another branch: server/onboarding.py) should add its ticks here later.
+    The rules are `onboarding.readiness` (one home, shared with the director's checklist):
+    `receiver` counts active receivers (with a working passkey) and `receiver_invited` open
+    invites for one; the same for `backup` and `director`; `devices` the receivers and backups
+    with a push device; `checklist_done` / `checklist_total` the director's checklist.
     """
-    at = iso(now)
-    rows = list(db.query("SELECT id, brin, name, type, place FROM schools ORDER BY name COLLATE NOCASE"))
+    rows = list(db.query("SELECT id, brin, name, type, place FROM schools"
+                         " ORDER BY name COLLATE NOCASE"))
     for row in rows:
-        sid = row["id"]
-        for role in ("receiver", "backup", "director"):
-            active = db.conn.execute(
-                "SELECT count(*) FROM staff s JOIN staff_roles r ON r.staff_id = s.id"
-                " WHERE s.school_id = ? AND s.active = 1 AND r.role = ?", (sid, role)).fetchone()[0]
-            invited = db.conn.execute(
-                "SELECT count(*) FROM invites WHERE school_id = ? AND staff_id IS NULL AND"
-                " used_at IS NULL AND withdrawn_at IS NULL AND expires_at > ? AND"
-                " (',' || roles || ',') LIKE ?", (sid, at, f"%,{role},%")).fetchone()[0]
-            row[role] = active
-            row[role + "_invited"] = invited
-        row["devices"] = db.conn.execute(
-            "SELECT count(*) FROM push_subscriptions p JOIN staff s ON s.id = p.staff_id"
-            " JOIN staff_roles r ON r.staff_id = s.id AND r.role IN ('receiver', 'backup')"
-            " WHERE s.school_id = ? AND s.active = 1", (sid,)).fetchone()[0]
-        row["ready"] = bool(row["receiver"] and row["backup"] and row["devices"])
+        ready = onboarding.readiness(db, row["id"], now)
+        for role, key in (("receiver", "receivers"), ("backup", "backups"),
+                          ("director", "directors")):
+            row[role] = ready[key]["active"]
+            row[role + "_invited"] = ready[key]["invited"]
+        row["devices"] = ready["push"]["with_device"]
+        row["checklist_done"], row["checklist_total"] = ready["done"], ready["total"]
+        row["ready"] = bool(ready["has_receiver"] and ready["has_backup"] and row["devices"])
     return rows
 
 

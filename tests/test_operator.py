@@ -105,6 +105,8 @@ def test_readiness_counts_and_never_names_staff(operator, db, clock, app, school
     row = region.readiness(db, clock.now())[0]
     assert (row["receiver"], row["backup"], row["devices"]) == (1, 1, 0)
     assert not row["ready"]  # no device for push yet
+    # The director's checklist is part of it (receiver and backup are derived items).
+    assert row["checklist_total"] == 7 and row["checklist_done"] == 2
     for page in ("/beheer/", "/beheer/gemeenten", "/beheer/cijfers", f"/beheer/scholen/{school['id']}"):
         html = operator.client.get(page).get_data(as_text=True)
         for secret in ("Ilse", "Bas Achterwacht", "Sanne", "Verzonnen", "REF-1"):

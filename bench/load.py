@@ -55,14 +55,19 @@ def wait_healthy(port: int, proc) -> None:
     raise SystemExit("server did not come up")
 
 
-def peak_rss_kb(pid: int) -> int:
+def _status_kb(pid: int, field: str) -> int:
+    """A memory figure of a process from /proc (VmHWM peak, VmRSS now), in KiB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def peak_rss_kb(pid: int) -> int:
+    return _status_kb(pid, "VmHWM")
 
 
 def drive(port: int, seconds: float, clients: int, headers_get: dict, headers_post: dict,
@@ -121,13 +126,7 @@ def q(samples, p):
 
 
 def current_rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _status_kb(pid, "VmRSS")
 
 
 #: Run inside a checkout (its own code): make the schools, a municipality and a logged-in

@@ -16,7 +16,7 @@ from . import staff as staff_mod
 from .audit import audit
 from .clock import iso, local, parse
 from .db import write
-from .dutch import MONTHS
+from .dutch import day_month, short_moment
 
 ROLE_NL = {"director": "directeur", "receiver": "ontvanger", "backup": "achterwacht",
            "teacher": "leerkracht/mentor"}
@@ -56,16 +56,8 @@ _TEMPLATES = {
 }
 
 
-def short(stamp: str) -> str:
-    """'3 dec 07:12'."""
-    moment = local(parse(stamp))
-    return f"{moment.day} {MONTHS[moment.month - 1][:3]} {moment.strftime('%H:%M')}"
 
 
-def day(stamp: str) -> str:
-    """'3 december'."""
-    moment = local(parse(stamp))
-    return f"{moment.day} {MONTHS[moment.month - 1]}"
 
 
 def signal_event(db, now: datetime, school_id: int, staff_id: int, action: str,
@@ -118,7 +110,7 @@ def sentence(db, event: dict, names: dict) -> str:
     other = _name(db, staff_refs[-1], names) if staff_refs else "een collega"
     roles = ", ".join(ROLE_NL.get(r, r) for r in filter(None, found.get("roles", "").split(",")))
     fields = ", ".join(FIELD_NL.get(f, f) for f in filter(None, found.get("fields", "").split(",")))
-    sig = f" (ontvangen {short(found['received'])})" if "received" in found else ""
+    sig = f" (ontvangen {short_moment(found['received'])})" if "received" in found else ""
     item = _checklist_label(found.get("item", ""))
     template = _TEMPLATES.get(event["action"], "{who}: een wijziging")
     text = template.format(who=who, staff=other, roles=roles or "geen", fields=fields, sig=sig,
@@ -131,4 +123,4 @@ def lines(db, school_id: int, limit: int = 100) -> list[dict]:
     names: dict = {}
     rows = db.query("SELECT * FROM audit_events WHERE school_id = ? ORDER BY id DESC LIMIT ?",
                     (school_id, limit))
-    return [{"day": day(r["at"]), "text": sentence(db, r, names)} for r in rows]
+    return [{"day": day_month(r["at"]), "text": sentence(db, r, names)} for r in rows]

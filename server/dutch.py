@@ -28,7 +28,38 @@ def time_of(stamp: str | None) -> str:
     return local(parse(stamp)).strftime("%H:%M") if stamp else ""
 
 
+def date_time(stamp: str | None) -> str:
+    """A stored UTC timestamp as Dutch wall-clock time, e.g. '26 november 2026 07:00'."""
+    if not stamp:
+        return ""
+    moment = local(parse(stamp))
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} {moment.strftime('%H:%M')}"
+
+
 def long_date(iso_date: str) -> str:
     """'2018-03-14' → '14 maart 2018'."""
     d = date.fromisoformat(iso_date)
     return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+
+def short_moment(stamp: str) -> str:
+    """'3 dec 07:12'."""
+    moment = local(parse(stamp))
+    return f"{moment.day} {MONTHS[moment.month - 1][:3]} {moment.strftime('%H:%M')}"
+
+
+def day_month(stamp: str) -> str:
+    """'3 december'."""
+    moment = local(parse(stamp))
+    return f"{moment.day} {MONTHS[moment.month - 1]}"
+
+
+def day_name(stamp: str) -> str:
+    """'dinsdag 3 december' (the date a trace names: never a time that could single out a case)."""
+    moment = local(parse(stamp))
+    return f"{DAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]}"
+
+
+def weekday_time(stamp: str) -> str:
+    """'vrijdag 10:06'."""
+    moment = local(parse(stamp))
+    return f"{DAYS[moment.weekday()]} {moment.strftime('%H:%M')}"

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from . import escalation, followups, schools, schooltime, traces
 from .clock import local, parse
 from .deadlines import Deadlines
-from .dutch import DAYS, MONTHS, time_of, when
+from .dutch import day_name, time_of, weekday_time, when
 
 #: What an open case waits for, in the order the inbox shows the groups.
 GROUPS = (
@@ -33,16 +33,8 @@ def waited(since: str, now: datetime) -> str:
     return f"{minutes // (24 * 60)} dagen"
 
 
-def day_name(stamp: str) -> str:
-    """'dinsdag 3 december' (the date a trace names: never a time that could single out a case)."""
-    moment = local(parse(stamp))
-    return f"{DAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]}"
 
 
-def since(stamp: str) -> str:
-    """'vrijdag 10:06'."""
-    moment = local(parse(stamp))
-    return f"{DAYS[moment.weekday()]} {moment.strftime('%H:%M')}"
 
 
 def _due(rule, *args) -> datetime | None:
@@ -90,7 +82,7 @@ def view(db, school_id: int, now: datetime,
         if row["state"] == "teacher_assigned" and row["assigned_at"]:
             case["unread"] = _past(_due(followups.note_unread_at, row["assigned_at"], school,
                                         holidays), now)
-            case["since"] = since(row["assigned_at"])
+            case["since"] = weekday_time(row["assigned_at"])
             case["waited"] = waited(row["assigned_at"], now)
         if case["group"] == "told" and row.get("told_due_at"):
             case["told_due"] = local(parse(row["told_due_at"])).strftime("%H:%M")

@@ -23,8 +23,8 @@ from markupsafe import Markup
 
 from .. import access, auditlog, schools, stats, traces
 from .. import staff as staff_mod
-from ..clock import iso, local, parse
-from ..dutch import MONTHS, long_date
+from ..clock import iso, local
+from ..dutch import MONTHS, date_time, long_date
 from .base import cfg, get_db, limiter, now
 from .confirm import unconfirmed
 from .guards import current_staff, login_manager, step_up_required
@@ -34,11 +34,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.app_template_filter("lokaal")
 def local_time(stamp: str | None) -> str:
-    """A stored UTC timestamp as Dutch wall-clock time, e.g. '26 november 2026 07:00'."""
-    if not stamp:
-        return ""
-    moment = local(parse(stamp))
-    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} {moment.strftime('%H:%M')}"
+    """A stored UTC timestamp as Dutch wall-clock time (`dutch.date_time`)."""
+    return date_time(stamp)
 
 
 @bp.app_template_filter("datum")

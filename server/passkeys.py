@@ -8,27 +8,12 @@
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import os
 from datetime import datetime, timedelta
-
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes
-from webauthn.helpers.cose import COSEAlgorithmIdentifier
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+from types import SimpleNamespace
 
 from . import staff as staff_mod
 from .clock import iso, parse
@@ -41,8 +26,35 @@ CHALLENGE_TTL = timedelta(minutes=5)
 #: A real person's ceremony takes seconds, so a flood must issue this many within those
 #: seconds to break one — far more than the server can be made to do.
 MAX_OUTSTANDING_CHALLENGES = 5000
-ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDDSA,
-              COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256]
+
+
+@functools.cache
+def _wa() -> SimpleNamespace:
+    """py_webauthn, loaded at the first ceremony rather than at start: with its CBOR and
+    OpenSSL bindings it is ~14 MiB of the server's memory, which a server that nobody logs in to
+    overnight need not hold."""
+    from webauthn import (generate_authentication_options, generate_registration_options,
+                          options_to_json, verify_authentication_response,
+                          verify_registration_response)
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.cose import COSEAlgorithmIdentifier as Alg
+    from webauthn.helpers.structs import (AttestationConveyancePreference,
+                                          AuthenticatorSelectionCriteria,
+                                          PublicKeyCredentialDescriptor, ResidentKeyRequirement,
+                                          UserVerificationRequirement)
+    return SimpleNamespace(
+        generate_authentication_options=generate_authentication_options,
+        generate_registration_options=generate_registration_options,
+        options_to_json=options_to_json,
+        verify_authentication_response=verify_authentication_response,
+        verify_registration_response=verify_registration_response,
+        base64url_to_bytes=base64url_to_bytes,
+        AttestationConveyancePreference=AttestationConveyancePreference,
+        AuthenticatorSelectionCriteria=AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor=PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement=ResidentKeyRequirement,
+        UserVerificationRequirement=UserVerificationRequirement,
+        ALGORITHMS=[Alg.ECDSA_SHA_256, Alg.EDDSA, Alg.RSASSA_PKCS1_v1_5_SHA_256])
 GENERIC_FAIL = "Inloggen lukte niet. Probeer het opnieuw."
 
 
@@ -77,8 +89,8 @@ def consume_challenge(db, at: datetime, challenge: bytes, purpose: str) -> dict 
 
 
 def _echoed_challenge(credential: dict) -> bytes:
-    client_data = json.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]))
-    return base64url_to_bytes(client_data["challenge"])
+    client_data = json.loads(_wa().base64url_to_bytes(credential["response"]["clientDataJSON"]))
+    return _wa().base64url_to_bytes(client_data["challenge"])
 
 
 class Refused(Exception):
@@ -90,7 +102,7 @@ def verify_assertion(db, at: datetime, credential: dict, purpose: str, *, rp_id:
     """Check an assertion fully; return the passkey row (with owner). Raises Refused."""
     try:
         challenge = _echoed_challenge(credential)
-        raw_id = base64url_to_bytes(credential["rawId"])
+        raw_id = _wa().base64url_to_bytes(credential["rawId"])
     except Exception:
         raise Refused("malformed") from None
     # One transaction for the challenge's single use and the passkey's new sign count (one
@@ -125,12 +137,12 @@ def _check_assertion(db, at, credential, purpose, challenge, raw_id, *, rp_id, o
         raise Refused("user handle missing")
     if handle:
         try:
-            if not hmac.compare_digest(base64url_to_bytes(handle), passkey["user_handle"]):
+            if not hmac.compare_digest(_wa().base64url_to_bytes(handle), passkey["user_handle"]):
                 raise Refused("user handle")
         except (TypeError, ValueError):
             raise Refused("user handle") from None
     try:
-        verified = verify_authentication_response(
+        verified = _wa().verify_authentication_response(
             credential=credential, expected_challenge=stored["challenge"],
             expected_rp_id=rp_id, expected_origin=origin,
             credential_public_key=passkey["public_key"],
@@ -154,10 +166,10 @@ def verify_registration(db, at: datetime, credential: dict, purpose: str, *, rp_
     if stored is None or stored["invite_id"] != invite_id or stored["staff_id"] != staff_id:
         raise Refused("challenge")
     try:
-        return verify_registration_response(
+        return _wa().verify_registration_response(
             credential=credential, expected_challenge=stored["challenge"],
             expected_rp_id=rp_id, expected_origin=origin,
-            require_user_verification=True, supported_pub_key_algs=ALGORITHMS)
+            require_user_verification=True, supported_pub_key_algs=_wa().ALGORITHMS)
     except Exception as exc:
         raise Refused(type(exc).__name__) from None
 
@@ -165,22 +177,24 @@ def verify_registration(db, at: datetime, credential: dict, purpose: str, *, rp_
 def registration_options(db, at, *, rp_id: str, user_handle: bytes, display_name: str, purpose: str,
                           invite_id=None, staff_id=None, exclude=()) -> str:
     challenge = issue_challenge(db, at, purpose, invite_id=invite_id, staff_id=staff_id)
-    options = generate_registration_options(
+    options = _wa().generate_registration_options(
         rp_id=rp_id, rp_name="HwC Inbox", user_id=user_handle, user_name=display_name,
         user_display_name=display_name, challenge=challenge, timeout=120000,
-        attestation=AttestationConveyancePreference.NONE,
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED, require_resident_key=True,
-            user_verification=UserVerificationRequirement.REQUIRED),
-        exclude_credentials=[PublicKeyCredentialDescriptor(id=p["credential_id"]) for p in exclude],
-        supported_pub_key_algs=ALGORITHMS)
-    return options_to_json(options)
+        attestation=_wa().AttestationConveyancePreference.NONE,
+        authenticator_selection=_wa().AuthenticatorSelectionCriteria(
+            resident_key=_wa().ResidentKeyRequirement.REQUIRED, require_resident_key=True,
+            user_verification=_wa().UserVerificationRequirement.REQUIRED),
+        exclude_credentials=[_wa().PublicKeyCredentialDescriptor(id=p["credential_id"])
+                             for p in exclude],
+        supported_pub_key_algs=_wa().ALGORITHMS)
+    return _wa().options_to_json(options)
 
 
 def assertion_options(db, at, purpose: str, *, rp_id: str, staff_id=None, allow=()) -> str:
     challenge = issue_challenge(db, at, purpose, staff_id=staff_id)
-    options = generate_authentication_options(
+    options = _wa().generate_authentication_options(
         rp_id=rp_id, challenge=challenge, timeout=120000,
-        allow_credentials=[PublicKeyCredentialDescriptor(id=p["credential_id"]) for p in allow],
-        user_verification=UserVerificationRequirement.REQUIRED)
-    return options_to_json(options)
+        allow_credentials=[_wa().PublicKeyCredentialDescriptor(id=p["credential_id"])
+                           for p in allow],
+        user_verification=_wa().UserVerificationRequirement.REQUIRED)
+    return _wa().options_to_json(options)

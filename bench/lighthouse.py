@@ -86,7 +86,13 @@ def main() -> int:
                 return 1
             scores = {k: round(v["score"] * 100) for k, v in report["categories"].items()}
             weight = report["audits"]["total-byte-weight"]["numericValue"]
-            results.append((path, scores, weight))
+            audits = report["audits"]
+            cls = audits["cumulative-layout-shift"]["numericValue"]
+            metrics = {k: audits[k]["score"] for k in ("first-contentful-paint",
+                       "largest-contentful-paint", "total-blocking-time", "speed-index")}
+            shifted = [str(i.get("node", {}).get("selector", "?"))
+                       for i in audits.get("layout-shifts", {}).get("details", {}).get("items", [])]
+            results.append((path, scores, weight, cls, metrics, shifted))
 
         from playwright.sync_api import sync_playwright
         with sync_playwright() as pw:
@@ -104,9 +110,10 @@ def main() -> int:
         server.close()
 
     print(f"{'page':10} {'perf':>5} {'a11y':>5} {'best':>5} {'bytes':>8}   goals: >= 95, <= 30 KB")
-    for path, s, weight in results:
+    for path, s, weight, cls, metrics, shifted in results:
         print(f"{path:10} {s['performance']:>5} {s['accessibility']:>5} {s['best-practices']:>5} "
-              f"{weight / 1024:>6.1f}KB")
+              f"{weight / 1024:>6.1f}KB   CLS {cls:.3f}  metric scores {metrics}"
+              + (f"  shifted: {shifted}" if shifted else ""))
     print("installable:", "yes" if not errors else f"no — {errors}",
           "| manifest:", manifest.get("url", "?"))
     return 0 if not errors else 1

@@ -149,6 +149,27 @@ def validate(payload: object, today: date) -> Signal:
                     if not MIN_AGE <= age_on(birth, today) <= MAX_AGE:
                         bad("child.birth_date",
                             f"gives an age outside {MIN_AGE}-{MAX_AGE} years on the day of receipt")
+    if not details and reveals_child(reference, name, birth):
+        bad("reference", "must not contain the child's name or birth date: the reference "
+                         "outlives the signal (in receipts for 30 days)")
     if details:
         raise Invalid(details)
     return Signal(school=school, reference=reference, name=name, birth_date=birth)
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents off, letters and digits only: how a name hides in a reference."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum() and unicodedata.category(ch)[0] != "M")
+
+
+def reveals_child(reference: str, name: str, birth: date) -> bool:
+    """True when the reference carries a part of the name (3 letters or more) or the birth date
+    in a common spelling. The reference is kept after the name is gone — in the receipt, the
+    webhook copies and the municipality's own systems — so it must not identify the child."""
+    ref = _fold(reference)
+    parts = [p for p in (_fold(w) for w in re.split(r"[\s\-'’.]+", name)) if len(p) >= 3]
+    if any(p in ref for p in parts):
+        return True
+    dates = {birth.strftime(f) for f in ("%Y%m%d", "%d%m%Y", "%d%m%y", "%y%m%d")}
+    return any(d in ref for d in dates)

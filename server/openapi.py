@@ -162,7 +162,10 @@ def openapi_document(base_url: str) -> dict:
                     "properties": {
                         "school": {"type": "string", "pattern": r"^[0-9]{2}[A-Z0-9]{2}$",
                                    "description": "BRIN of a school known to this server."},
-                        "reference": REFERENCE,
+                        "reference": dict(REFERENCE, description=(
+                            "Your own id for the signal. It must not contain any part of the "
+                            "child's name (3 letters or more) or the birth date: the reference "
+                            "outlives the signal, so such a reference is refused with 422.")),
                         "child": {
                             "type": "object", "additionalProperties": False,
                             "required": ["name", "birth_date"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from . import dutch, intake, municipalities, receipts, signals, submissions
 from .clock import local
@@ -36,6 +36,9 @@ def dutch_problems(details: list[dict]) -> list[str]:
         if name == "child.birth_date" and "age" in message:
             text = (f"De geboortedatum geeft een leeftijd buiten {intake.MIN_AGE}–"
                     f"{intake.MAX_AGE} jaar.")
+        elif name == "reference" and "name or birth date" in message:
+            text = ("Het kenmerk mag de naam of de geboortedatum van het kind niet bevatten: het "
+                    "blijft bewaard nadat het signaal weg is.")
         elif name == "child.name" and ("required" in message or "empty" in message):
             text = "Vul de naam van het kind in."
         else:
@@ -98,9 +101,14 @@ def check(db, now: datetime, municipality_id: int, children: list[Child]) -> lis
     for child in children:
         child.problems = []
         child.school_row = scope.get(child.school)
+        child.iso_date = iso_birth_date(child.birth_date)
         if not child.reference:
             child.reference = new_reference(now)
-        child.iso_date = iso_birth_date(child.birth_date)
+            for _ in range(5):  # random letters that happen to spell part of the name: again
+                if child.iso_date is None or not intake.reveals_child(
+                        child.reference, child.name, date.fromisoformat(child.iso_date)):
+                    break
+                child.reference = new_reference(now)
         payload = child.payload()
         if child.iso_date is None:
             payload["child"]["birth_date"] = "x"

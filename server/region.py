@@ -79,6 +79,35 @@ def readiness(db, now) -> list[dict]:
 
 # --- the operator's changes (Dutch errors: they are shown on /beheer/) ----------------------
 
+def _in_use(db, school_id: int) -> bool:
+    """A school with staff, invites or signals: its identity (BRIN, type) is fixed."""
+    return any(db.conn.execute(sql, (school_id,)).fetchone() for sql in (
+        "SELECT 1 FROM staff WHERE school_id = ? LIMIT 1",
+        "SELECT 1 FROM invites WHERE school_id = ? LIMIT 1",
+        "SELECT 1 FROM signals WHERE school_id = ? LIMIT 1"))
+
+
+def invite_first_director(db, now, *, school_id: int, name: str, actor: str) -> tuple[dict, str]:
+    """The one invite an operator makes for school staff: the school's FIRST director.
+
+    Refused once the school has an active director or an open director invite: from then on
+    the school's own directors decide who gets in. Otherwise an operator could make themselves
+    a director of a running school, invite a receiver and read a child's name.
+    """
+    with write(db):
+        active = db.conn.execute(
+            "SELECT 1 FROM staff s JOIN staff_roles r ON r.staff_id = s.id AND r.role = 'director'"
+            " WHERE s.school_id = ? AND s.active = 1 LIMIT 1", (school_id,)).fetchone()
+        pending = db.conn.execute(
+            "SELECT 1 FROM invites WHERE school_id = ? AND used_at IS NULL AND withdrawn_at IS NULL"
+            " AND expires_at > ? AND (',' || roles || ',') LIKE '%,director,%' LIMIT 1",
+            (school_id, iso(now))).fetchone()
+        if active or pending:
+            raise RegionError("Deze school heeft al een directeur of een openstaande uitnodiging "
+                              "voor een directeur. Een nieuwe directeur nodigt de school zelf uit.")
+        return staff_mod.create_invite(db, now, school_id=school_id, display_name=name,
+                                       roles=("director",), actor=actor)
+
 class RegionError(ValueError):
     """Refused operator input; the message is Dutch and holds no submitted value."""
 
@@ -108,6 +137,15 @@ def save_school(db, now, *, brin: str, name: str, type: str, place: str, actor: 
                                               "place": place, "created_at": iso(now)}).last_pk
             audit(db, now, school_id, actor, "school.added", f"school:{school_id}")
         else:
+            current = schools.get(db, school_id)
+            if current is None:
+                raise LookupError(school_id)
+            if (brin, type) != (current["brin"], current["type"]) and _in_use(db, school_id):
+                # Signals find a school by its BRIN: changing it (or swapping two schools'
+                # codes) on a school in use would send children's names to another school.
+                raise RegionError("De BRIN-code en de soort school kunnen niet meer veranderen "
+                                  "zodra de school medewerkers of signalen heeft. Klopt de code "
+                                  "niet, voeg dan een nieuwe school toe.")
             cur = db.conn.execute("UPDATE schools SET brin = ?, name = ?, type = ?, place = ?"
                                   " WHERE id = ?", (brin, name, type, place, school_id))
             if cur.rowcount != 1:

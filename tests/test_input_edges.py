@@ -127,3 +127,23 @@ def test_an_ended_note_of_another_school_is_404_not_410(app, db, clock, school, 
 
 def stranger_id(db) -> int:
     return db.conn.execute("SELECT id FROM staff WHERE display_name = 'Olga Anders'").fetchone()[0]
+
+
+@pytest.mark.parametrize("reference", ["Floor.Verzonnen.2017-04-02", "VERZONNEN-1", "verzonnen",
+                                        "ref-02042017", "R-170402", "floor_1", "20170402"])
+def test_a_reference_that_carries_the_name_or_birth_date_is_refused(reference):
+    """Review: the reference outlives the signal (receipts, webhook copies): with the name in it,
+    the name would too. Refused with 422 on `reference`, without repeating the value."""
+    payload = {"school": "12AB", "reference": reference,
+               "child": {"name": "Floor Verzonnen", "birth_date": "2017-04-02"}}
+    with pytest.raises(intake.Invalid) as exc:
+        intake.validate(payload, date(2026, 12, 3))
+    assert [d["field"] for d in exc.value.details] == ["reference"]
+    assert reference not in str(exc.value.details) and "Verzonnen" not in str(exc.value.details)
+
+
+@pytest.mark.parametrize("reference", ["HWC-20261203-AB12CD34", "REF-1", "2024-00017", "LPA.771"])
+def test_an_ordinary_reference_is_still_accepted(reference):
+    payload = {"school": "12AB", "reference": reference,
+               "child": {"name": "Floor Verzonnen", "birth_date": "2017-04-02"}}
+    assert intake.validate(payload, date(2026, 12, 3)).reference == reference

@@ -153,3 +153,43 @@ def test_operator_switches_an_officer_off(operator, db, clock, app, municipality
     resp = post(operator, "/beheer/gemeenten",
                 f"/beheer/gemeenten/{municipality['id'] + 1}/ambtenaar/{sid}/uitschakelen", {})
     assert resp.status_code == 404
+
+
+def test_an_operator_cannot_become_director_of_a_running_school(operator, db, clock, school, app):
+    """Review: an operator who could invite a second director to a school in use could invite
+    a receiver next and read a child's name. Only the first director comes from the operator."""
+    page = f"/beheer/scholen/{school['id']}"
+    operator.step_up()
+    assert post(operator, page, f"{page}/directeur", {"name": "Dirk Directeur"}).status_code == 200
+    # An open invite: no second one.
+    resp = post(operator, page, f"{page}/directeur", {"name": "Bea Beheer"})
+    assert resp.status_code == 303
+    assert db.conn.execute("SELECT count(*) FROM invites WHERE school_id = ?",
+                           (school["id"],)).fetchone()[0] == 1
+    # An active director: none either, even after the first invite was used or withdrawn.
+    enrolled(app, db, clock, school["id"], ("director",), "Dirk Directeur")
+    db.conn.execute("UPDATE invites SET withdrawn_at = 'x' WHERE used_at IS NULL")
+    operator.step_up()
+    resp = post(operator, page, f"{page}/directeur", {"name": "Bea Beheer"})
+    assert resp.status_code == 303
+    assert "al een directeur" in operator.client.get(page).get_data(as_text=True)
+    assert db.conn.execute("SELECT count(*) FROM invites WHERE school_id = ? AND withdrawn_at IS"
+                           " NULL AND used_at IS NULL", (school["id"],)).fetchone()[0] == 0
+
+
+def test_the_brin_of_a_school_in_use_cannot_change(operator, db, clock, school, other_school, app):
+    """Review: swapping two schools' BRIN codes would send a child's name to the other school."""
+    enrolled(app, db, clock, school["id"], ("receiver",), "Ilse Bedacht")
+    page = f"/beheer/scholen/{school['id']}"
+    resp = post(operator, page, page, {"brin": "99ZZ", "name": school["name"], "type": "po",
+                                       "place": ""})
+    assert resp.status_code == 422 and "kunnen niet meer veranderen" in resp.get_data(as_text=True)
+    resp = post(operator, page, page, {"brin": school["brin"], "name": school["name"],
+                                       "type": "vo", "place": ""})
+    assert resp.status_code == 422
+    assert db.conn.execute("SELECT brin, type FROM schools WHERE id = ?",
+                           (school["id"],)).fetchone() == (school["brin"], "po")
+    # The name and place of a school in use may still be corrected.
+    resp = post(operator, page, page, {"brin": school["brin"], "name": "OBS De Kastanjeboom",
+                                       "type": "po", "place": "Tilburg"})
+    assert resp.status_code == 303

@@ -104,10 +104,10 @@ def director_invite(school_id):
     """The school's first director: the one invite an operator makes for school staff."""
     schools.get(get_db(), school_id) or abort(404)
     try:
-        _row, token = staff_mod.create_invite(
-            get_db(), now(), school_id=school_id, display_name=request.form.get("name", ""),
-            roles=("director",), actor=_actor())
-    except staff_mod.StaffError as exc:
+        _row, token = region.invite_first_director(
+            get_db(), now(), school_id=school_id, name=request.form.get("name", ""),
+            actor=_actor())
+    except (staff_mod.StaffError, region.RegionError) as exc:
         flash(str(exc), "error")
         return _back("operator.school_edit", school_id=school_id)
     return _shown_once("Uitnodiging voor de directeur", link=staff_mod.invite_link(cfg().base_url, token),

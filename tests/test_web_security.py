@@ -77,9 +77,6 @@ for _back in ("/admin/staff/<int:staff_id>/roles", "/admin/staff/<int:staff_id>/
               "/admin/staff/<int:staff_id>/details", "/admin/staff/<int:staff_id>/reactivate"):
     R[_back] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403, director=303, other=303,
                     operator=403, officer=403)
-R["/admin/invite/qr/<token>.svg"] = dict(anon=LOGIN, teacher=403, receiver=403, backup=403,
-                                         director=200, other=404,  # school A's invite
-                                         operator=403, officer=403)
 # The leerplicht portal: officers only; the operator's pages: operators only.
 for _page in ("/gemeente/", "/gemeente/signalen/nieuw", "/gemeente/ontvangstbevestigingen",
               "/gemeente/upload"):

@@ -6,9 +6,7 @@ Routes only parse forms and call `server.staff`; the rules and audit events live
 """
 from __future__ import annotations
 
-import io
 
-import segno
 from flask import (
     Blueprint,
     Response,
@@ -25,7 +23,7 @@ from .. import access, auditlog, schools, stats, traces
 from .. import staff as staff_mod
 from ..clock import iso, local
 from ..dutch import MONTHS, date_time, long_date
-from .base import cfg, get_db, limiter, now
+from .base import cfg, get_db, limiter, now, qr_markup
 from .confirm import unconfirmed
 from .guards import current_staff, login_manager, step_up_required
 
@@ -234,25 +232,10 @@ def invite_create():
 
 
 def _show_invite(invite: dict, token: str):
-    """The link is shown once (only its hash is stored); the QR image is served by a route."""
+    """The link is shown once (only its hash is stored), with its QR code inline in the page."""
     link = staff_mod.invite_link(cfg().base_url, token)
     return render_template("admin/invite_created.html", invite=invite, link=link,
-                           qr_url=url_for("admin.invite_qr", token=token),
-                           labels=staff_mod.ROLE_LABELS)
-
-
-@bp.get("/invite/qr/<token>.svg")
-def invite_qr(token):
-    invite = staff_mod.find_invite(get_db(), token)
-    if invite is None or invite["school_id"] != _me().school_id \
-            or staff_mod.invite_status(invite, now()) != "valid":
-        abort(404)
-    buf = io.BytesIO()
-    segno.make(staff_mod.invite_link(cfg().base_url, token), error="m").save(
-        buf, kind="svg", scale=6, border=4, xmldecl=False, title="QR-code met de uitnodiging")
-    resp = Response(buf.getvalue(), mimetype="image/svg+xml")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+                           qr=qr_markup(link), labels=staff_mod.ROLE_LABELS)
 
 
 @bp.post("/invites/<int:invite_id>/withdraw")

@@ -51,6 +51,16 @@ def now():
     return clock().now()
 
 
+def qr_markup(link: str):
+    """A QR code of a one-time link as inline SVG in the page itself: a QR image at a URL of its
+    own would put the link's token in a GET path, and so in every proxy's access log."""
+    import segno
+    from markupsafe import Markup
+
+    svg = segno.make(link, error="m").svg_inline(scale=4, title="QR-code met de link")
+    return Markup(svg)  # segno escapes the title; the data is only the encoded link
+
+
 def deadlines():
     """The configured deadlines as durations, for the state machine."""
     return Deadlines.from_config(cfg())

@@ -8,15 +8,13 @@ Making a token or an invite lets someone in, so it needs a fresh passkey, as a d
 """
 from __future__ import annotations
 
-import segno
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from markupsafe import Markup
 
 from .. import municipalities, region, schools, stats
 from .. import staff as staff_mod
 from ..clock import local
 from ..dutch import MONTHS
-from .base import cfg, get_db, now
+from .base import cfg, get_db, now, qr_markup
 from .guards import current_staff, login_manager, step_up_required
 
 bp = Blueprint("operator", __name__, url_prefix="/beheer")
@@ -45,8 +43,7 @@ def _ids(name: str) -> list[int]:
 
 
 def _shown_once(title: str, link: str | None = None, token: str | None = None, back: str = ""):
-    qr = Markup(segno.make(link, error="m").svg_inline(scale=4, title="QR-code met de link")) \
-        if link else None
+    qr = qr_markup(link) if link else None
     return render_template("operator/shown_once.html", title=title, link=link, token=token,
                            qr=qr, back=back)
 

@@ -8,6 +8,7 @@ the receipt remain. Errors are Dutch and never repeat a submitted value.
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -94,21 +95,32 @@ def rows_from_form(schools_: list, names: list, dates: list, refs: list) -> list
     return out
 
 
-def check(db, now: datetime, municipality_id: int, children: list[Child]) -> list[Child]:
+def reference_for(form_id: str, row: int, now: datetime, attempt: int = 0) -> str:
+    """The reference of a row the officer left empty: fixed by the form it was typed in (a
+    random id made when the form was opened) and the row — so submitting the same form again
+    (Back, reload) gives the same reference and the send stays an idempotent retry, not a
+    second signal. Never derived from the child."""
+    seed = hashlib.sha256(f"{form_id}|{row}|{attempt}".encode()).hexdigest()[:8].upper()
+    return f"HWC-{local(now):%Y%m%d}-{seed}"
+
+
+def check(db, now: datetime, municipality_id: int, children: list[Child],
+          form_id: str = "") -> list[Child]:
     """Fill in problems (Dutch), the ISO date, the school and a generated reference; no writes."""
     scope = {s["brin"]: s for s in schools_in_scope(db, municipality_id)}
     seen = set()
-    for child in children:
+    for index, child in enumerate(children):
         child.problems = []
         child.school_row = scope.get(child.school)
         child.iso_date = iso_birth_date(child.birth_date)
         if not child.reference:
-            child.reference = new_reference(now)
-            for _ in range(5):  # random letters that happen to spell part of the name: again
+            make = (lambda n, i=index: reference_for(form_id, i, now, n)) if form_id \
+                else (lambda n: new_reference(now))
+            for attempt in range(5):  # random letters that happen to spell part of the name
+                child.reference = make(attempt)
                 if child.iso_date is None or not intake.reveals_child(
                         child.reference, child.name, date.fromisoformat(child.iso_date)):
                     break
-                child.reference = new_reference(now)
         payload = child.payload()
         if child.iso_date is None:
             payload["child"]["birth_date"] = "x"

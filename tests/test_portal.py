@@ -2,6 +2,8 @@
 receipts without a name, isolation between municipalities. All names are invented."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from server import municipalities, portal, submissions
@@ -230,3 +232,23 @@ def test_csv_upload_needs_csrf(officer):
     resp = officer.client.post("/gemeente/upload", data={"file": (io.BytesIO(b"x"), "a.csv")},
                                content_type="multipart/form-data")
     assert resp.status_code == 400
+
+
+def test_sending_the_same_form_again_is_a_retry_not_a_second_signal(officer, db):
+    """Review: Back after sending, then the browser re-posts the form: with a new random
+    reference each time the school would get the same child twice. The reference of an empty
+    kenmerk is fixed by the form (opened once), so the second send is an idempotent retry."""
+    html = officer.client.get("/gemeente/signalen/nieuw").get_data(as_text=True)
+    form_id = re.search(r'name="form_id" value="([0-9a-f]{16})"', html).group(1)
+    data = {"csrf_token": csrf_of(html), "form_id": form_id, "school": [BRIN], "name": [NAME],
+            "birth_date": ["02-04-2017"], "reference": [""]}
+    first = officer.client.post("/gemeente/signalen/controle", data=data)
+    again = officer.client.post("/gemeente/signalen/controle", data=data)
+    officer.step_up()
+    assert confirm(officer, first).status_code == 201
+    assert confirm(officer, again).status_code == 201  # the same signal, answered again
+    assert db.conn.execute("SELECT count(*) FROM signals").fetchone()[0] == 1
+    # Another form (opened anew) is another send.
+    other = check(officer, [{"school": BRIN, "name": NAME2, "birth_date": "2011-09-30"}])
+    assert confirm(officer, other).status_code == 201
+    assert db.conn.execute("SELECT count(*) FROM signals").fetchone()[0] == 2

@@ -9,6 +9,9 @@ is parked on the server. No name, birth date or school choice ever goes into a U
 """
 from __future__ import annotations
 
+import re
+import secrets
+
 from flask import Blueprint, abort, render_template, request
 from flask_wtf.csrf import ValidationError, validate_csrf
 
@@ -69,7 +72,13 @@ def index():
 def new():
     schools = portal_mod.schools_in_scope(get_db(), _municipality_id())
     blank = [portal_mod.Child(school="", name="", birth_date="", reference="")] * EMPTY_ROWS
-    return render_template("portal/form.html", schools=schools, children=blank, problems=False)
+    return render_template("portal/form.html", schools=schools, children=blank, problems=False,
+                           form_id=secrets.token_hex(8))
+
+
+def _form_id() -> str:
+    value = request.form.get("form_id", "")
+    return value if re.fullmatch(r"[0-9a-f]{16}", value) else ""
 
 
 @bp.post("/signalen/controle")
@@ -77,14 +86,14 @@ def check():
     """The check step: the form again with Dutch errors, or 'Controleer' with a send button."""
     db, at = get_db(), now()
     schools = portal_mod.schools_in_scope(db, _municipality_id())
-    children = portal_mod.check(db, at, _municipality_id(), _children_from_form())
+    children = portal_mod.check(db, at, _municipality_id(), _children_from_form(), _form_id())
     if not children:
         blank = [portal_mod.Child(school="", name="", birth_date="", reference="")] * EMPTY_ROWS
         return render_template("portal/form.html", schools=schools, children=blank,
                                problems=True, empty=True), 422
     if not all(c.ok for c in children):
         return render_template("portal/form.html", schools=schools, children=children,
-                               problems=True), 422
+                               problems=True, form_id=_form_id()), 422
     return render_template("portal/check.html", children=children, stale=False)
 
 

@@ -69,11 +69,15 @@ def index():
     me, moment = current_staff(), now()
     database = get_db()
     may_open = access.opener(database, moment, me)
-    shown = inbox_view.view(database, me.school_id, moment, deadlines().case_autoclose)
+    page = request.args.get("pagina", "1")
+    shown = inbox_view.view(database, me.school_id, moment, deadlines().case_autoclose,
+                            page=int(page) if page.isdigit() and len(page) < 7 else 1)
     waiting = [dict(r, may_open=may_open(r)) for r in shown["waiting"]]
     return render_template("inbox/index.html", waiting=waiting, cases=shown["cases"],
                            groups=shown["groups"], traces=shown["traces"],
-                           start_time=shown["start_time"], school=_school())
+                           start_time=shown["start_time"], school=_school(),
+                           waiting_total=shown["waiting_total"], page=shown["page"],
+                           pages=shown["pages"])
 
 
 @bp.get("/signal/<signal_id>")

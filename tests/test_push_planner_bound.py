@@ -58,3 +58,37 @@ def test_statements_of_a_plan_do_not_grow_with_waiting_signals(db, clock, school
     assert few_first == many_first
     assert few_again == many_again
     assert few_again <= few_first < 40
+
+
+def test_bisection_finds_exactly_the_due_signals_of_every_rule():
+    """`_due_rows` bisects per school on the stamp; it must pick exactly what evaluating every
+    rule on every row picks, across weekends, holidays, quiet hours and odd school times."""
+    import random
+    from datetime import datetime, timezone
+
+    from server import escalation, followups
+
+    rnd = random.Random(14)
+    cal = {1: ({"start_time": "08:30"}, []),
+           2: ({"start_time": "09:00", "escalation_time": "07:15", "escalation_delay_minutes": 240,
+                "quiet_start": "19:00", "quiet_end": "07:00"}, [("2026-11-25", "2026-11-27")]),
+           3: ({"start_time": "08:15", "quiet_start": "01:00", "quiet_end": "05:00"}, []),
+           4: ({"start_time": "08:30"}, [("2026-11-01", "2028-12-31")])}  # gives up: fallback
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+    rows = [{"id": f"s{i}", "school_id": rnd.choice(list(cal)),
+             "stamp": iso(start + timedelta(minutes=rnd.randrange(0, 12 * 24 * 60)))}
+            for i in range(400)]
+    for rule in (escalation.first_push_at, escalation.escalation_at, followups.director_at,
+                 followups.note_reminder_at, followups.note_unread_at,
+                 followups.note_deadline_at, followups.told_reminder_at):
+        for hours in range(0, 12 * 24, 7):
+            now = start + timedelta(hours=hours)
+            got = [(r["id"], due) for r, due in push_plan._due_rows(
+                list(rows), rule, "stamp", lambda sid: cal[sid], now)]
+            want = []
+            for r in rows:
+                school, holidays = cal[r["school_id"]]
+                due = push_plan._due(rule, r["stamp"], school, holidays)
+                if due <= now:
+                    want.append((r["id"], due))
+            assert got == want, (rule.__name__, now)

@@ -93,6 +93,42 @@ def _due_cached(rule, stamp: str, school_key: tuple, holidays: tuple) -> datetim
         return parse(stamp)
 
 
+def _due_rows(rows, rule, column: str, schools, now: datetime) -> list[tuple[dict, datetime]]:
+    """The rows whose push by `rule` is due at `now`, with that moment, in the given order.
+
+    Per school, a rule's moment never goes down when the stamp goes up (each is "the first
+    allowed moment at or after a time derived from the stamp"), so the due rows are a prefix of
+    the school's rows sorted by stamp: found by bisection with O(log n) rule evaluations, and
+    only the due ones are computed in full. That keeps a plan that finds nothing due cheap with
+    thousands of waiting signals (issue 14). A calendar on which a rule gives up (ValueError:
+    more than a year of holidays) is not monotone: that school's rows are all computed."""
+    by_school: dict[int, list] = {}
+    for row in rows:
+        by_school.setdefault(row["school_id"], []).append(row)
+    due_ids: set = set()
+    for school_id, group in by_school.items():
+        school, holidays = schools(school_id)
+        group.sort(key=lambda r: r[column])
+        try:
+            lo, hi = 0, len(group)  # invariant: group[:lo] due, group[hi:] not due
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if rule(parse(group[mid][column]), school, list(holidays)) <= now:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            due_ids.update(r["id"] for r in group[:lo])
+        except ValueError:
+            due_ids.update(r["id"] for r in group
+                           if _due(rule, r[column], school, holidays) <= now)
+    out = []
+    for row in rows:
+        if row["id"] in due_ids:
+            school, holidays = schools(row["school_id"])
+            out.append((row, _due(rule, row[column], school, holidays)))
+    return out
+
+
 def director_recipients(db, school_id: int, now: datetime) -> list[int]:
     """The present directors (all directors if every one is away)."""
     directors = staff.with_role(db, school_id, "director")
@@ -118,15 +154,11 @@ def _followups(db, now: datetime, schools, deadlines: Deadlines, people: _People
     """The follow-up pushes due at `now` (issue 12: nothing falls silently through a crack)."""
     todo = []
     for event, state, extra, rule, column, who in _FOLLOWUPS:
-        for sig in list(db.query(
+        for sig, due in _due_rows(list(db.query(
                 f"SELECT s.id, s.school_id, s.teacher_id, s.{column} AS stamp FROM signals s"
                 f" WHERE s.state = ?{extra} AND s.{column} IS NOT NULL AND NOT EXISTS"
                 f" (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id AND j.event = ?){_PUSHABLE}",
-                (state, event))):
-            school, holidays = schools(sig["school_id"])
-            due = _due(rule, sig["stamp"], school, holidays)
-            if due > now:
-                continue
+                (state, event))), rule, "stamp", schools, now):
             if who == "teacher":
                 who_ids = [sig["teacher_id"]] if sig["teacher_id"] else []
             elif who == "director":
@@ -163,23 +195,17 @@ def plan(db, now: datetime, deadlines: Deadlines | None = None) -> dict:
     # opened in between.
     todo: list[tuple[str, list, str, datetime]] = []
     people = _People(db, now)
-    for sig in list(db.query(
+    for sig, due in _due_rows(list(db.query(
             "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
             " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
-            f" AND j.event = 'new'){_PUSHABLE}")):
-        school, holidays = schools(sig["school_id"])
-        due = _due(escalation.first_push_at, sig["received_at"], school, holidays)
-        if due <= now:
-            todo.append((sig["id"], people(new_signal_recipients, sig["school_id"]), "new", due))
-    escalating = []
-    for sig in list(db.query(
-            "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
-            " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
-            f" AND j.event = 'escalate'){_PUSHABLE}")):
-        school, holidays = schools(sig["school_id"])
-        due = _due(escalation.escalation_at, sig["received_at"], school, holidays)
-        if due <= now:
-            escalating.append((sig, due))
+            f" AND j.event = 'new'){_PUSHABLE}")), escalation.first_push_at, "received_at",
+            schools, now):
+        todo.append((sig["id"], people(new_signal_recipients, sig["school_id"]), "new", due))
+    escalating = _due_rows(list(db.query(
+        "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
+        " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
+        f" AND j.event = 'escalate'){_PUSHABLE}")), escalation.escalation_at, "received_at",
+        schools, now)
     if escalating:
         # Who already had a push for these signals: one query for all of them.
         already: dict[str, set] = {}

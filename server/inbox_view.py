@@ -60,12 +60,28 @@ def _group(case: dict) -> str:
     return "parents"
 
 
+#: Waiting signals per inbox page: the oldest first, so the page a phone loads stays small and
+#: its cost flat however many signals wait (issue 14: 1,000 waiting made a 154 KB page).
+PAGE_SIZE = 25
+
+
+def pages(total: int, per_page: int = PAGE_SIZE) -> int:
+    return max(1, -(-total // per_page))
+
+
 def view(db, school_id: int, now: datetime,
-         autoclose: timedelta = Deadlines().case_autoclose) -> dict:
-    """Everything the inbox page shows, computed once."""
+         autoclose: timedelta = Deadlines().case_autoclose, page: int = 1,
+         per_page: int = PAGE_SIZE) -> dict:
+    """Everything the inbox page shows, computed once. Waiting signals are paged (`page`
+    counts from 1 and is clamped); numbers continue across pages, so '26.' on page 2 is the
+    26th oldest, and open cases are numbered after every waiting signal."""
     school, holidays = schools.calendar(db, school_id)
+    total = waiting_count(db, school_id)
+    page = min(max(1, page), pages(total, per_page))
+    offset = (page - 1) * per_page
     waiting = []
-    for number, row in enumerate(waiting_signals(db, school_id), start=1):
+    for number, row in enumerate(waiting_page(db, school_id, offset, per_page),
+                                 start=offset + 1):
         received = parse(row["received_at"])
         escalated = _past(_due(escalation.escalation_at, received, school, holidays), now)
         to_director = _past(_due(followups.director_at, received, school, holidays), now)
@@ -75,7 +91,7 @@ def view(db, school_id: int, now: datetime,
                             waited=waited(row["received_at"], now), escalated=escalated,
                             to_director=to_director, late=late))
     cases = []
-    for number, row in enumerate(open_case_rows(db, school_id), start=len(waiting) + 1):
+    for number, row in enumerate(open_case_rows(db, school_id), start=total + 1):
         case = dict(row, number=number, when=when(row["received_at"], now),
                     group=_group(row), unread=False, overdue=False,
                     read_at=time_of(row["teacher_informed_at"]))
@@ -96,7 +112,8 @@ def view(db, school_id: int, now: datetime,
     shown = [dict(t, day=day_name(t["received_at"])) for t in traces.for_school(db, school_id,
                                                                               now)]
     return {"waiting": waiting, "groups": [g for g in groups if g[2]], "cases": cases,
-            "traces": shown, "start_time": school["start_time"]}
+            "traces": shown, "start_time": school["start_time"], "waiting_total": total,
+            "page": page, "pages": pages(total, per_page)}
 
 
 # --- the lists themselves (read-only queries over signals) ----------------------------------
@@ -106,6 +123,18 @@ def waiting_signals(db, school_id: int) -> list[dict]:
     return list(db.query(
         "SELECT id, school_id, received_at FROM signals WHERE school_id = ? AND state = 'received'"
         " ORDER BY received_at, id", (school_id,)))
+
+
+def waiting_count(db, school_id: int) -> int:
+    return db.conn.execute("SELECT count(*) FROM signals WHERE school_id = ? AND state = 'received'",
+                           (school_id,)).fetchone()[0]
+
+
+def waiting_page(db, school_id: int, offset: int, limit: int) -> list[dict]:
+    """One page of `waiting_signals` (same order), read from the index, not the whole list."""
+    return list(db.query(
+        "SELECT id, school_id, received_at FROM signals WHERE school_id = ? AND state = 'received'"
+        " ORDER BY received_at, id LIMIT ? OFFSET ?", (school_id, limit, offset)))
 
 
 def open_case_rows(db, school_id: int) -> list[dict]:

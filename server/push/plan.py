@@ -4,6 +4,7 @@ writes the jobs. Nothing here sends anything."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from datetime import datetime
 
@@ -36,14 +37,37 @@ def escalation_recipients(db, school_id: int, now: datetime) -> list[int]:
     return _ids(staff.present(backups, now) or backups)
 
 
-def _insert_jobs(db, signal_id: str, staff_ids, event: str, due: datetime) -> int:
-    count = 0
-    for staff_id in staff_ids:
-        cur = db.conn.execute(
-            "INSERT OR IGNORE INTO push_jobs (signal_id, staff_id, event, due_at, next_attempt_at)"
-            " VALUES (?, ?, ?, ?, ?)", (signal_id, staff_id, event, iso(due), iso(due)))
-        count += cur.rowcount
-    return count
+def _insert_jobs(db, rows: list[tuple]) -> int:
+    """All jobs of one plan in one statement (rows: signal, staff, event, due), so the number
+    of statements does not grow with the number of jobs or waiting signals."""
+    if not rows:
+        return 0
+    cur = db.conn.execute(
+        "INSERT OR IGNORE INTO push_jobs (signal_id, staff_id, event, due_at, next_attempt_at)"
+        " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+        " json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[3]')"
+        " FROM json_each(?)", (json.dumps(rows),))
+    return cur.rowcount
+
+
+#: Only signals of schools where someone holds a push device can lead to a job; the others are
+#: not even read, so a plan costs what the schools with a device-holder cost (issue 14).
+_PUSHABLE = (" AND s.school_id IN (SELECT st.school_id FROM staff st"
+             " JOIN push_subscriptions p ON p.staff_id = st.id WHERE st.active = 1)")
+
+
+class _People:
+    """Per-plan memo of who would be pushed per school: one set of role queries per school
+    with a device-holder, not per waiting signal."""
+
+    def __init__(self, db, now: datetime):
+        self.db, self.now, self._cache = db, now, {}
+
+    def __call__(self, kind, school_id: int) -> list[int]:
+        key = (kind, school_id)
+        if key not in self._cache:
+            self._cache[key] = kind(self.db, school_id, self.now)
+        return self._cache[key]
 
 
 _SCHOOL_TIMES = ("start_time", "escalation_time", "escalation_delay_minutes", "quiet_start",
@@ -69,6 +93,42 @@ def _due_cached(rule, stamp: str, school_key: tuple, holidays: tuple) -> datetim
         return parse(stamp)
 
 
+def _due_rows(rows, rule, column: str, schools, now: datetime) -> list[tuple[dict, datetime]]:
+    """The rows whose push by `rule` is due at `now`, with that moment, in the given order.
+
+    Per school, a rule's moment never goes down when the stamp goes up (each is "the first
+    allowed moment at or after a time derived from the stamp"), so the due rows are a prefix of
+    the school's rows sorted by stamp: found by bisection with O(log n) rule evaluations, and
+    only the due ones are computed in full. That keeps a plan that finds nothing due cheap with
+    thousands of waiting signals (issue 14). A calendar on which a rule gives up (ValueError:
+    more than a year of holidays) is not monotone: that school's rows are all computed."""
+    by_school: dict[int, list] = {}
+    for row in rows:
+        by_school.setdefault(row["school_id"], []).append(row)
+    due_ids: set = set()
+    for school_id, group in by_school.items():
+        school, holidays = schools(school_id)
+        group.sort(key=lambda r: r[column])
+        try:
+            lo, hi = 0, len(group)  # invariant: group[:lo] due, group[hi:] not due
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if rule(parse(group[mid][column]), school, list(holidays)) <= now:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            due_ids.update(r["id"] for r in group[:lo])
+        except ValueError:
+            due_ids.update(r["id"] for r in group
+                           if _due(rule, r[column], school, holidays) <= now)
+    out = []
+    for row in rows:
+        if row["id"] in due_ids:
+            school, holidays = schools(row["school_id"])
+            out.append((row, _due(rule, row[column], school, holidays)))
+    return out
+
+
 def director_recipients(db, school_id: int, now: datetime) -> list[int]:
     """The present directors (all directors if every one is away)."""
     directors = staff.with_role(db, school_id, "director")
@@ -90,37 +150,33 @@ _FOLLOWUPS = (
 )
 
 
-def _followups(db, now: datetime, schools, deadlines: Deadlines) -> list:
+def _followups(db, now: datetime, schools, deadlines: Deadlines, people: _People) -> list:
     """The follow-up pushes due at `now` (issue 12: nothing falls silently through a crack)."""
     todo = []
     for event, state, extra, rule, column, who in _FOLLOWUPS:
-        for sig in list(db.query(
+        for sig, due in _due_rows(list(db.query(
                 f"SELECT s.id, s.school_id, s.teacher_id, s.{column} AS stamp FROM signals s"
                 f" WHERE s.state = ?{extra} AND s.{column} IS NOT NULL AND NOT EXISTS"
-                " (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id AND j.event = ?)",
-                (state, event))):
-            school, holidays = schools(sig["school_id"])
-            due = _due(rule, sig["stamp"], school, holidays)
-            if due > now:
-                continue
+                f" (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id AND j.event = ?){_PUSHABLE}",
+                (state, event))), rule, "stamp", schools, now):
             if who == "teacher":
-                people = [sig["teacher_id"]] if sig["teacher_id"] else []
+                who_ids = [sig["teacher_id"]] if sig["teacher_id"] else []
             elif who == "director":
-                people = director_recipients(db, sig["school_id"], now)
+                who_ids = people(director_recipients, sig["school_id"])
             else:
-                people = new_signal_recipients(db, sig["school_id"], now)
-            todo.append((sig["id"], people, event, due))
+                who_ids = people(new_signal_recipients, sig["school_id"])
+            todo.append((sig["id"], who_ids, event, due))
     for sig in list(db.query(
             "SELECT s.id, s.school_id, s.opened_at, s.assigned_at FROM signals s"
             " WHERE s.state IN ('opened', 'teacher_read') AND NOT EXISTS (SELECT 1 FROM"
-            " push_jobs j WHERE j.signal_id = s.id AND j.event = 'case_closing')")):
+            f" push_jobs j WHERE j.signal_id = s.id AND j.event = 'case_closing'){_PUSHABLE}")):
         school, holidays = schools(sig["school_id"])
         try:
             due = followups.case_closing_at(sig, deadlines.case_autoclose, school, holidays)
         except ValueError:
             due = now
         if due <= now:
-            todo.append((sig["id"], new_signal_recipients(db, sig["school_id"], now),
+            todo.append((sig["id"], people(new_signal_recipients, sig["school_id"]),
                          "case_closing", due))
     return todo
 
@@ -132,45 +188,50 @@ def plan(db, now: datetime, deadlines: Deadlines | None = None) -> dict:
     away until Monday 09:00 is skipped for a signal held from Friday night to Monday 06:30.
     """
     schools = Calendars(db)
-    planned = {"new": 0, "escalate": 0, "note": 0}
-    planned.update(dict.fromkeys(followups.FOLLOWUP_EVENTS, 0))
+    planned = 0
     # Decide with reads only; take the write lock only when there is something to write, so a
     # sweep or kick with nothing due never holds up incoming signals. INSERT OR IGNORE on the
     # UNIQUE key keeps it idempotent if two planners race; delivery drops jobs whose signal was
     # opened in between.
     todo: list[tuple[str, list, str, datetime]] = []
-    for sig in list(db.query(
+    people = _People(db, now)
+    for sig, due in _due_rows(list(db.query(
             "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
             " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
-            " AND j.event = 'new')")):
-        school, holidays = schools(sig["school_id"])
-        due = _due(escalation.first_push_at, sig["received_at"], school, holidays)
-        if due <= now:
-            todo.append((sig["id"], new_signal_recipients(db, sig["school_id"], now), "new", due))
-    for sig in list(db.query(
-            "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
-            " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
-            " AND j.event = 'escalate')")):
-        school, holidays = schools(sig["school_id"])
-        due = _due(escalation.escalation_at, sig["received_at"], school, holidays)
-        if due <= now:
-            already = {r["staff_id"] for r in db.query(
-                "SELECT staff_id FROM push_jobs WHERE signal_id = ?", (sig["id"],))}
-            already |= {person for sid, staff_ids, _e, _d in todo if sid == sig["id"]
-                        for person in staff_ids}
-            backups = [b for b in escalation_recipients(db, sig["school_id"], now)
-                       if b not in already]
+            f" AND j.event = 'new'){_PUSHABLE}")), escalation.first_push_at, "received_at",
+            schools, now):
+        todo.append((sig["id"], people(new_signal_recipients, sig["school_id"]), "new", due))
+    escalating = _due_rows(list(db.query(
+        "SELECT id, school_id, received_at FROM signals s WHERE state = 'received'"
+        " AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id"
+        f" AND j.event = 'escalate'){_PUSHABLE}")), escalation.escalation_at, "received_at",
+        schools, now)
+    if escalating:
+        # Who already had a push for these signals: one query for all of them.
+        already: dict[str, set] = {}
+        for r in db.query(
+                "SELECT signal_id, staff_id FROM push_jobs WHERE signal_id IN"
+                " (SELECT value FROM json_each(?))",
+                (json.dumps([sig["id"] for sig, _due_at in escalating]),)):
+            already.setdefault(r["signal_id"], set()).add(r["staff_id"])
+        for sid, staff_ids, _e, _d in todo:
+            already.setdefault(sid, set()).update(staff_ids)
+        for sig, due in escalating:
+            seen = already.get(sig["id"], set())
+            backups = [b for b in people(escalation_recipients, sig["school_id"])
+                       if b not in seen]
             todo.append((sig["id"], backups, "escalate", due))
     for sig in list(db.query(
             "SELECT s.id, s.school_id, s.assigned_at, s.teacher_id FROM signals s"
             " JOIN staff st ON st.id = s.teacher_id AND st.active = 1"
             " WHERE s.state = 'teacher_assigned' AND NOT EXISTS (SELECT 1 FROM push_jobs j"
-            " WHERE j.signal_id = s.id AND j.staff_id = s.teacher_id AND j.event = 'note')")):
+            " WHERE j.signal_id = s.id AND j.staff_id = s.teacher_id AND j.event = 'note')"
+            + _PUSHABLE)):
         school, holidays = schools(sig["school_id"])
         due = _due(escalation.note_push_at, sig["assigned_at"], school, holidays)
         if due <= now:
             todo.append((sig["id"], [sig["teacher_id"]], "note", due))
-    todo += _followups(db, now, schools, deadlines or Deadlines())
+    todo += _followups(db, now, schools, deadlines or Deadlines(), people)
     stale = db.conn.execute(
         "SELECT 1 FROM push_jobs WHERE signal_id IN (SELECT id FROM signals"
         " WHERE state IN ('closed', 'returned', 'expired')) LIMIT 1").fetchone()
@@ -187,6 +248,7 @@ def plan(db, now: datetime, deadlines: Deadlines | None = None) -> dict:
             cleaned = db.conn.execute(
                 "DELETE FROM push_jobs WHERE signal_id IN (SELECT id FROM signals"
                 " WHERE state IN ('closed', 'returned', 'expired'))").rowcount
-            for signal_id, staff_ids, event, due in todo:
-                planned[event] += _insert_jobs(db, signal_id, staff_ids, event, due)
-    return {"push_planned": sum(planned.values()), "push_jobs_cleaned": cleaned}
+            planned = _insert_jobs(db, [(signal_id, staff_id, event, iso(due))
+                                        for signal_id, staff_ids, event, due in todo
+                                        for staff_id in staff_ids])
+    return {"push_planned": planned, "push_jobs_cleaned": cleaned}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from .. import access, auditlog, casework, inbox_view, note_rules, schools, signals, tasks, tips
+from .. import teacher_picker
 from .. import staff as staff_mod
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
@@ -69,11 +70,15 @@ def index():
     me, moment = current_staff(), now()
     database = get_db()
     may_open = access.opener(database, moment, me)
-    shown = inbox_view.view(database, me.school_id, moment, deadlines().case_autoclose)
+    page = request.args.get("pagina", "1")
+    shown = inbox_view.view(database, me.school_id, moment, deadlines().case_autoclose,
+                            page=int(page) if page.isdigit() and len(page) < 7 else 1)
     waiting = [dict(r, may_open=may_open(r)) for r in shown["waiting"]]
     return render_template("inbox/index.html", waiting=waiting, cases=shown["cases"],
                            groups=shown["groups"], traces=shown["traces"],
-                           start_time=shown["start_time"], school=_school())
+                           start_time=shown["start_time"], school=_school(),
+                           waiting_total=shown["waiting_total"], page=shown["page"],
+                           pages=shown["pages"])
 
 
 @bp.get("/signal/<signal_id>")
@@ -118,7 +123,8 @@ def reveal(signal_id: str):
     # Everything the page needs is loaded *before* the one-time transition, so nothing after it
     # can fail and burn the only view without showing it.
     school = _school()
-    teachers = [t for t in _teachers(school["id"]) if t["id"] != me.id]  # not to oneself
+    picker = teacher_picker.pick(
+        [t for t in _teachers(school["id"]) if t["id"] != me.id])  # not to oneself
     after_tips = tips.tips_for("receiver_after", school["type"])
     try:
         shown = signals.reveal(get_db(), moment, signal_id, me.id)
@@ -129,8 +135,8 @@ def reveal(signal_id: str):
     _log(signal_id, "signal.opened")
     return render_template(
         "inbox/reveal.html", row=shown.signal, child=shown.child,
-        birth=long_date(shown.child.birth_date), school=school, teachers=teachers,
-        tips=after_tips)
+        birth=long_date(shown.child.birth_date), school=school, teachers=picker["teachers"],
+        picker=picker, tips=after_tips)
 
 
 @bp.get("/case/<signal_id>")
@@ -145,10 +151,13 @@ def case(signal_id: str):
     teacher = _name_of(row["teacher_id"]) if row["teacher_id"] else None
     teacher_active = bool(row["teacher_id"]) and row["teacher_id"] in {
         t["id"] for t in _teachers(school["id"])}
+    picker = teacher_picker.pick([t for t in _teachers(school["id"])
+                                  if t["id"] not in (row["opened_by"], row["teacher_id"])],
+                                 request.args.get("zoek", ""))
     return render_template(
         "inbox/case.html", row=row, school=school, teacher=teacher,
         handover=signals.handover_available(get_db(), signal_id), teacher_active=teacher_active,
-        teachers=[t for t in _teachers(school["id"]) if t["id"] != row["opened_by"]],
+        teachers=picker["teachers"], picker=picker,
         parent_choices=PARENT_CHOICES,
         opened=when(row["opened_at"], now()), read_at=time_of(row["teacher_informed_at"]),
         told_due=time_of(row["told_due_at"]), task_pending=tasks.pending(row),

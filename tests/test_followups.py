@@ -252,3 +252,17 @@ def test_tell_it_myself_works_without_school_days():
     holidays = [("2026-11-01", "2027-10-31"), ("2027-11-01", "2028-10-30")]
     due = followups.told_due(parse("2026-11-23T06:00:00Z"), {"start_time": "08:30"}, holidays)
     assert due == parse("2026-11-24T06:00:00Z")
+
+
+def test_a_note_sent_on_to_another_teacher_reminds_the_new_teacher(db, clock, receive, people,
+                                                                    staff):
+    """Review: the reminder was planned once per signal, so the second teacher never got one."""
+    other = staff("Mo Mentor", ["teacher"], "groep 6")
+    push_subscriptions.subscribe(db, other, Device("http://127.0.0.1:9/push/mo").subscription(),
+                                 "mo", clock.now(), allow_local=True)
+    sid = friday_note(db, clock, receive, people)
+    plan_at(db, clock, "2026-11-30T06:30:00Z")  # Monday 07:30: Bram is reminded
+    clock.set("2026-11-30T06:40:00Z")
+    signals.reassign_note(db, clock.now(), sid, other)  # Bram is ill: the note goes to Mo
+    plan_at(db, clock, "2026-12-01T06:30:00Z")  # Tuesday 07:30: Mo is reminded too
+    assert [j["staff_id"] for j in jobs(db, "note_reminder")] == [people["teacher"], other]

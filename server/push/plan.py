@@ -150,6 +150,11 @@ _FOLLOWUPS = (
 )
 
 
+#: A teacher's follow-up is per teacher: a note sent on to another teacher (ill, no access)
+#: reminds the new one too.
+_SAME_TEACHER = " AND j.staff_id = s.teacher_id"
+
+
 def _followups(db, now: datetime, schools, deadlines: Deadlines, people: _People) -> list:
     """The follow-up pushes due at `now` (issue 12: nothing falls silently through a crack)."""
     todo = []
@@ -157,7 +162,8 @@ def _followups(db, now: datetime, schools, deadlines: Deadlines, people: _People
         for sig, due in _due_rows(list(db.query(
                 f"SELECT s.id, s.school_id, s.teacher_id, s.{column} AS stamp FROM signals s"
                 f" WHERE s.state = ?{extra} AND s.{column} IS NOT NULL AND NOT EXISTS"
-                f" (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id AND j.event = ?){_PUSHABLE}",
+                f" (SELECT 1 FROM push_jobs j WHERE j.signal_id = s.id AND j.event = ?"
+                f"{_SAME_TEACHER if who == 'teacher' else ''}){_PUSHABLE}",
                 (state, event))), rule, "stamp", schools, now):
             if who == "teacher":
                 who_ids = [sig["teacher_id"]] if sig["teacher_id"] else []

@@ -312,3 +312,21 @@ def test_note_can_go_to_another_teacher_or_be_withdrawn(team, pushed, db, clock,
     assert "Er is geen bericht voor je" in text(tess.client.get("/notes"))
     assert client.get("/api/v1/signals/REF-1", headers=auth).get_json()["status"] == \
         "teacher_informed"
+
+
+def test_a_log_line_that_cannot_be_written_burns_no_view(team, pushed, db, monkeypatch):
+    """The reveal and its line in the director's log are one commit: if the line fails, the
+    signal is still waiting (not opened without anyone having seen it)."""
+    import sqlite3
+
+    from server import auditlog
+
+    def broken(*_a, **_kw):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(auditlog, "signal_event", broken)
+    resp = reveal(team["ib"], pushed)
+    assert resp.status_code >= 500 and NAME not in resp.get_data(as_text=True)
+    assert state(db, pushed) == "received"
+    monkeypatch.undo()
+    assert reveal(team["ib"], pushed).status_code == 200

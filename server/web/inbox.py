@@ -7,9 +7,20 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import access, auditlog, casework, inbox_view, note_rules, schools, signals, tasks, tips
-from .. import teacher_picker
+from .. import (
+    access,
+    auditlog,
+    casework,
+    inbox_view,
+    note_rules,
+    schools,
+    signals,
+    tasks,
+    teacher_picker,
+    tips,
+)
 from .. import staff as staff_mod
+from ..db import write
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
 from .confirm import unconfirmed
@@ -127,12 +138,16 @@ def reveal(signal_id: str):
         [t for t in _teachers(school["id"]) if t["id"] != me.id])  # not to oneself
     after_tips = tips.tips_for("receiver_after", school["type"])
     try:
-        shown = signals.reveal(get_db(), moment, signal_id, me.id)
+        # The view and its line in the director's log are one commit: a log that cannot be
+        # written must not leave a burnt view that was never shown.
+        with write(get_db()):
+            shown = signals.reveal(get_db(), moment, signal_id, me.id)
+            auditlog.signal_event(get_db(), moment, row["school_id"], me.id, "signal.opened",
+                                  row["received_at"])
     except signals.WrongState as exc:
         return _already_opened(exc.row or row)
     except signals.Unreadable:
         return render_template("inbox/gone.html"), 410
-    _log(signal_id, "signal.opened")
     return render_template(
         "inbox/reveal.html", row=shown.signal, child=shown.child,
         birth=long_date(shown.child.birth_date), school=school, teachers=picker["teachers"],

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from .. import auditlog, casework, inbox_view, schools, signals, tips
 from .. import staff as staff_mod
+from ..db import write
 from ..dutch import long_date, when
 from .base import get_db, now
 from .guards import assertion_is_fresh, current_staff, role_required, step_up_required
@@ -65,13 +66,14 @@ def read(signal_id: str):
     before = signals.get(get_db(), signal_id) if _mine(signal_id, me.id) else {}
     sender = staff_mod.display_name(get_db(), before.get("opened_by"))
     try:
-        child = signals.teacher_read(get_db(), now(), signal_id, me.id)
+        with write(get_db()):  # the read and its log line: one commit (see inbox.reveal)
+            child = signals.teacher_read(get_db(), now(), signal_id, me.id)
+            auditlog.signal_event(get_db(), now(), me.school_id, me.id, "signal.read",
+                                  before["received_at"])
     except signals.NotFound:
         abort(404)
     except signals.WrongState:
         return render_template("teacher/gone.html"), 410
-    auditlog.signal_event(get_db(), now(), me.school_id, me.id, "signal.read",
-                          before["received_at"])
     return render_template("teacher/note.html", child=child, birth=long_date(child.birth_date),
                            tips=note_tips, school=school, sender=sender,
                            pupil_agreed=bool(before.get("pupil_agreed")))

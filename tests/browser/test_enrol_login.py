@@ -36,8 +36,9 @@ def director_invites(director, name: str, roles: list[str], group: str = "") -> 
         page.get_by_label(labels[role], exact=True).check()
     page.get_by_role("button", name="Uitnodiging maken").click()
     page.get_by_role("heading", name=f"Uitnodiging voor {name}").wait_for()
-    qr_ok = page.eval_on_selector(".qr img", "img => img.complete && img.naturalWidth > 100")
-    assert qr_ok, "QR code image did not load"
+    # The QR code is inline SVG (no URL carries the token): drawn, and big enough to scan.
+    qr_ok = page.eval_on_selector(".qr svg", "svg => svg.getBoundingClientRect().width > 100")
+    assert qr_ok, "QR code was not drawn"
     return page.locator("[data-invite-link]").input_value()
 
 

@@ -136,6 +136,7 @@ import json, sys
 from pathlib import Path
 from server import create_app, schools, municipalities
 from server import db as db_mod
+from server import staff as staff_mod
 from server.clock import SystemClock
 from tests.auth_helpers import enrolled
 data, base, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -145,6 +146,9 @@ clock = SystemClock()
 brins = [f"{k:02d}ZZ" for k in range(n)]
 for brin in brins:
     schools.add(database, clock.now(), brin=brin, name=f"School {brin}")
+for brin in brins[1:]:  # every school has someone who can open a signal (else it refuses them)
+    staff_mod.create_invite(database, clock.now(), school_id=schools.by_brin(database, brin)["id"],
+                            display_name="Ontvanger", roles=("receiver",), actor="bench")
 school = schools.by_brin(database, "00ZZ")
 _r, token = municipalities.add(database, clock.now(), name="Load", brins=brins)
 device = enrolled(app, database, clock, school["id"], ("receiver",), "Ilse Bedacht")

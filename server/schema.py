@@ -372,6 +372,24 @@ MIGRATIONS: list[tuple[str, str]] = [
             CHECK (teacher_parent_contact IN ('spoken', 'not_safe', 'not_yet'));
         ALTER TABLE main.signals ADD COLUMN teacher_parent_contact_at TEXT
     """),
+    # A case that closed itself before anyone confirmed the teacher knew leaves a trace too
+    # (review after issue 12): a third kind, so the CHECK is widened by a rebuild (nothing
+    # points at school_traces).
+    ("0015_unconfirmed_traces", """
+        CREATE TABLE main.school_traces_0015 (
+            id INTEGER PRIMARY KEY,
+            school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('unopened', 'unread', 'unconfirmed')),
+            received_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            keep_until TEXT NOT NULL
+        );
+        INSERT INTO main.school_traces_0015 SELECT id, school_id, kind, received_at, ended_at,
+            keep_until FROM main.school_traces;
+        DROP TABLE main.school_traces;
+        ALTER TABLE main.school_traces_0015 RENAME TO school_traces;
+        CREATE INDEX main.school_traces_school ON school_traces(school_id, keep_until)
+    """),
 ]
 
 #: Migrations that rebuild a table other tables point at. SQLite cannot drop a NOT NULL or

@@ -419,6 +419,10 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
             " RETURNING *", (stamp, stamp, cutoff))
         rows = _rows(cur)
         _ended(db, rows, stamp, "closed")
+        # Closed while nobody confirmed the teacher knew (no note read, no 'Verteld', not the
+        # pupil's own wish): the school keeps a nameless trace, as for an expired signal.
+        traces.record(db, [r for r in rows if not r["teacher_informed_at"]
+                           and r["handled_how"] != "pupil_declined"], stamp, "unconfirmed")
         done["closed_automatically"] = len(rows)
         # 5. Receipts (no personal data) are kept for the municipality, then purged.
         purge_before = iso(now - deadlines.receipt_purge)

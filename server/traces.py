@@ -15,17 +15,19 @@ from .db import write
 
 #: How long the inbox shows a trace: long enough to be seen after a weekend or a sick day.
 KEEP = timedelta(days=5)
-KINDS = ("unopened", "unread")
+KINDS = ("unopened", "unread", "unconfirmed")
 
 
-def record(db, rows: list[dict], stamp: str) -> int:
-    """Keep a trace for each signal in `rows` that just expired (inside the sweep's write)."""
+def record(db, rows: list[dict], stamp: str, kind: str | None = None) -> int:
+    """Keep a trace for each signal in `rows` that just ended without reaching the child
+    (inside the sweep's write): expired unopened or unread, or closed by the deadline before
+    anyone confirmed the teacher knew (`kind="unconfirmed"`)."""
     keep_until = iso(parse(stamp) + KEEP)
     for row in rows:
-        kind = "unread" if row.get("assigned_at") else "unopened"
+        kind_ = kind or ("unread" if row.get("assigned_at") else "unopened")
         db.conn.execute(
             "INSERT INTO school_traces (school_id, kind, received_at, ended_at, keep_until)"
-            " VALUES (?, ?, ?, ?, ?)", (row["school_id"], kind, row["received_at"], stamp,
+            " VALUES (?, ?, ?, ?, ?)", (row["school_id"], kind_, row["received_at"], stamp,
                                         keep_until))
     return len(rows)
 

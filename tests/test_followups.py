@@ -266,3 +266,26 @@ def test_a_note_sent_on_to_another_teacher_reminds_the_new_teacher(db, clock, re
     signals.reassign_note(db, clock.now(), sid, other)  # Bram is ill: the note goes to Mo
     plan_at(db, clock, "2026-12-01T06:30:00Z")  # Tuesday 07:30: Mo is reminded too
     assert [j["staff_id"] for j in jobs(db, "note_reminder")] == [people["teacher"], other]
+
+
+def test_a_case_closed_before_anyone_confirmed_the_teacher_knew_leaves_a_trace(
+        app, db, clock, receive, people, school):
+    """Review: 'Ik vertel het zelf' never followed by 'Verteld', or opened and never passed on,
+    closed itself as if handled. Now the school keeps a nameless trace, like an expired signal;
+    a pupil who did not want the mentor told, or a note that was read, leaves none."""
+    from server import inbox_view
+    clock.set(FRIDAY_0700)
+    promised = receive(name=NAME, birth_date=BIRTH)
+    signals.reveal(db, clock.now(), promised, people["receiver"])
+    signals.told_in_person(db, clock.now(), promised, "self")
+    forgotten = receive(name="Joost Verzonnen", birth_date=BIRTH, reference="REF-2")
+    signals.reveal(db, clock.now(), forgotten, people["receiver"])
+    declined = receive(name="Lotte Verzonnen", birth_date=BIRTH, reference="REF-3")
+    signals.reveal(db, clock.now(), declined, people["receiver"])
+    signals.told_in_person(db, clock.now(), declined, "pupil_declined")
+    clock.advance(days=15)
+    assert signals.sweep(db, clock.now())["closed_automatically"] == 3
+    kinds = [r["kind"] for r in db.query("SELECT kind FROM school_traces")]
+    assert kinds == ["unconfirmed", "unconfirmed"]
+    page = inbox_view.view(db, school["id"], clock.now())["traces"]
+    assert len(page) == 2 and NAME not in repr(page) and "Joost" not in repr(page)

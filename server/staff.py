@@ -126,6 +126,15 @@ def warnings(db, school_id: int) -> list[str]:
         out.append("Er is nog geen ontvanger. Zonder ontvanger leest niemand de signalen.")
     if _count_active_with_role(db, school_id, "backup") == 0:
         out.append("Er is geen achterwacht. Als de ontvanger afwezig is, krijgt niemand bericht.")
+    if not db.conn.execute(
+            "SELECT 1 FROM staff s JOIN staff_roles r ON r.staff_id = s.id AND r.role = 'director'"
+            " JOIN push_subscriptions p ON p.staff_id = s.id WHERE s.school_id = ? AND s.active = 1"
+            " LIMIT 1", (school_id,)).fetchone():
+        # The last step of the escalation (an unopened signal an hour after school start) is a
+        # push to the directors: without a device it reaches nobody.
+        out.append("Geen directeur heeft meldingen aan. Is een signaal een uur na de begintijd "
+                   "nog niet geopend, dan krijgt een directeur daar alleen bericht van met "
+                   "meldingen aan: zet ze aan onder Mijn instellingen.")
     return out
 
 

@@ -272,3 +272,20 @@ def test_a_switched_off_person_can_be_deleted_and_housekeeping_forgets_old_thing
     assert staff_mod.housekeeping(db, clock.now())["invites_purged"] == 1  # the director's
     clock.advance(days=365)
     assert staff_mod.housekeeping(db, clock.now())["audit_events_purged"] >= 1
+
+
+def test_the_team_page_warns_when_no_director_can_be_pushed(app, db, clock, school, director):
+    """Review: the director escalation is a push; a director without a device never hears it."""
+    from server.push import subscriptions as push_subscriptions
+
+    from .push_helpers import Device as PushDevice
+    assert any("Geen directeur heeft meldingen aan" in w
+               for w in staff_mod.warnings(db, school["id"]))
+    assert "Geen directeur heeft meldingen aan" in director.client.get("/admin/").get_data(
+        as_text=True)
+    me = db.conn.execute("SELECT s.id FROM staff s JOIN staff_roles r ON r.staff_id = s.id"
+                         " AND r.role = 'director' WHERE s.school_id = ?",
+                         (school["id"],)).fetchone()[0]
+    push_subscriptions.subscribe(db, me, PushDevice(
+        "https://fcm.googleapis.com/fcm/send/director").subscription(), "", clock.now())
+    assert not any("Geen directeur" in w for w in staff_mod.warnings(db, school["id"]))

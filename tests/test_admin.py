@@ -200,7 +200,7 @@ def test_holidays(app, db, clock, school, director):
 def test_reinvite_from_admin_for_a_lost_phone(app, db, clock, school, director):
     tom = enrolled(app, db, clock, school["id"], roles=("teacher",), name="Tom Leraar")
     pid = staff_mod.passkeys_of(db, 2)[0]["id"]
-    director.form(f"/admin/staff/2/passkeys/{pid}/revoke", page="/admin/staff/2")
+    director.form(f"/admin/staff/2/passkeys/{pid}/revoke", {"confirmed": "1"}, page="/admin/staff/2")
     resp = director.form("/admin/staff/2/reinvite", page="/admin/staff/2")
     token = re.search(r"/auth/invite/([A-Za-z0-9_-]+)", resp.get_data(as_text=True)).group(1)
     new_phone = Device(app)

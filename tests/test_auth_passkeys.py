@@ -148,7 +148,7 @@ def test_revoked_passkey_is_refused_and_logged_out(app, db, clock, school):
     sid = db.conn.execute("SELECT id FROM staff WHERE display_name='Ilse Bedacht'").fetchone()[0]
     pid = staff_mod.passkeys_of(db, sid)[0]["id"]
     assert device.client.get("/auth/passkeys").status_code == 200
-    resp = director.form(f"/admin/staff/{sid}/passkeys/{pid}/revoke", page=f"/admin/staff/{sid}")
+    resp = director.form(f"/admin/staff/{sid}/passkeys/{pid}/revoke", {"confirmed": "1"}, page=f"/admin/staff/{sid}")
     assert resp.status_code == 303
     assert device.client.get("/auth/passkeys").status_code == 302  # logged out at once
     resp = device.login()
@@ -238,10 +238,10 @@ def test_add_and_remove_own_passkeys(app, db, clock, school):
     resp = device.form(f"/auth/passkeys/{keys[1]['id']}/rename", {"name": "Laptop school"},
                        page="/auth/passkeys")
     assert resp.status_code == 303 and staff_mod.passkeys_of(db, sid)[1]["name"] == "Laptop school"
-    assert device.form(f"/auth/passkeys/{keys[0]['id']}/remove", page="/auth/passkeys").status_code == 303
+    assert device.form(f"/auth/passkeys/{keys[0]['id']}/remove", {"confirmed": "1"}, page="/auth/passkeys").status_code == 303
     assert len(staff_mod.passkeys_of(db, sid)) == 1
     # The last one cannot be removed (the person would lock themselves out).
-    device.form(f"/auth/passkeys/{keys[1]['id']}/remove", page="/auth/passkeys")
+    device.form(f"/auth/passkeys/{keys[1]['id']}/remove", {"confirmed": "1"}, page="/auth/passkeys")
     assert len(staff_mod.passkeys_of(db, sid)) == 1
     assert device.client.get("/auth/passkeys").status_code == 200  # own session survived
 

@@ -64,3 +64,20 @@ def test_switching_off_deleting_and_withdrawing_an_invite_ask_first(app, db, clo
     assert staff_mod.invite_status(staff_mod.get_invite(db, invite_id), clock.now()) == "valid"
     director.form(url, {"confirmed": "1"}, page="/admin/")
     assert staff_mod.invite_status(staff_mod.get_invite(db, invite_id), clock.now()) != "valid"
+
+
+def test_revoking_or_removing_a_passkey_asks_first(app, db, clock, school):
+    director = enrolled(app, db, clock, school["id"], ("director", "receiver"), "Dirk Directeur")
+    enrolled(app, db, clock, school["id"], ("teacher",), "Tom Leraar")
+    tom_id = db.conn.execute("SELECT id FROM staff WHERE display_name = 'Tom Leraar'").fetchone()[0]
+    pid = staff_mod.passkeys_of(db, tom_id)[0]["id"]
+    url = f"/admin/staff/{tom_id}/passkeys/{pid}/revoke"
+    confirm_form(text(director.form(url, page=f"/admin/staff/{tom_id}")), url)
+    assert staff_mod.passkeys_of(db, tom_id)  # nothing revoked yet
+    assert director.form(url, {"confirmed": "1"}, page=f"/admin/staff/{tom_id}").status_code == 303
+    assert staff_mod.passkeys_of(db, tom_id) == []
+    # One's own passkey (of two) on /auth/passkeys: asks as well.
+    own = staff_mod.passkeys_of(db, 1)
+    url = f"/auth/passkeys/{own[0]['id']}/remove"
+    confirm_form(text(director.form(url, page="/auth/passkeys")), url)
+    assert len(staff_mod.passkeys_of(db, 1)) == len(own)

@@ -184,7 +184,14 @@ def staff_reactivate(staff_id):
 
 @bp.post("/staff/<int:staff_id>/passkeys/<int:passkey_id>/revoke")
 def passkey_revoke(staff_id, passkey_id):
-    _person_or_404(staff_id)
+    person = _person_or_404(staff_id)
+    ask = unconfirmed(f"Een passkey van {person['display_name']} intrekken?",
+                      "Met die passkey kan niemand meer inloggen, en deze persoon wordt op alle "
+                      "apparaten uitgelogd. Een nieuwe passkey kan alleen met een nieuwe "
+                      "uitnodiging.", "Ja, intrekken",
+                      url_for("admin.staff_detail", staff_id=staff_id))
+    if ask:
+        return ask
     try:
         staff_mod.revoke_passkey(get_db(), now(), staff_id=staff_id, passkey_id=passkey_id,
                                  actor=_actor(), school_id=_me().school_id)

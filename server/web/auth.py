@@ -25,6 +25,7 @@ from .. import staff as staff_mod
 from ..clock import iso
 from . import throttle
 from .base import cfg, get_db, limiter, now
+from .confirm import unconfirmed
 from .guards import (
     ASSERT_KEY,
     StaffUser,
@@ -268,6 +269,11 @@ def passkey_rename(passkey_id):
 @role_required(*staff_mod.PEOPLE_ROLES)
 def passkey_remove(passkey_id):
     me = current_staff()
+    ask = unconfirmed("Deze passkey verwijderen?",
+                      "Met deze passkey kun je daarna niet meer inloggen, en op je andere "
+                      "apparaten word je uitgelogd.", "Ja, verwijderen", url_for("auth.passkeys"))
+    if ask:
+        return ask
     try:
         staff_mod.revoke_passkey(get_db(), now(), staff_id=me.id, passkey_id=passkey_id,
                                  actor=f"staff:{me.id}", school_id=me.school_id,

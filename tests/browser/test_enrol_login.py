@@ -109,6 +109,7 @@ def test_step_up_and_revocation_in_the_browser(live_server, person):
     director.page.goto("/admin/")
     director.page.get_by_role("link", name="Ilse Bedacht").click()
     director.page.get_by_role("button", name="Ongeldig maken").click()
+    director.page.get_by_role("button", name="Ja, intrekken").click()  # it asks first
     director.page.get_by_text("De passkey werkt niet meer").wait_for()
     ilse.page.goto("/auth/passkeys")
     assert "/auth/login" in ilse.page.url

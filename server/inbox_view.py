@@ -7,6 +7,7 @@ identifies the child: only times, states and staff names.
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from . import escalation, followups, schools, schooltime, traces
@@ -46,6 +47,32 @@ def _due(rule, *args) -> datetime | None:
         return None
 
 
+#: The school's settings the time rules read (`escalation.py`, `followups.py`); with the
+#: holidays they are the whole of a rule's input besides the stamp.
+_SCHOOL_TIMES = ("start_time", "escalation_time", "escalation_delay_minutes", "quiet_start",
+                 "quiet_end")
+
+
+def _late_at(received: datetime, school, holidays) -> datetime:
+    return schooltime.next_school_start(received, school["start_time"], holidays)
+
+
+def _calendar_key(school, holidays) -> tuple:
+    return tuple(school.get(k) for k in _SCHOOL_TIMES), tuple(holidays)
+
+
+def _due_at(rule, stamp: str, calendar_key: tuple) -> datetime | None:
+    """`_due` for a stored stamp, memoised: each inbox view walks the same oldest signals
+    again, and a rule's answer only changes when the stamp, the school's times or its holidays
+    do (all three are the key). Only times go in and out, never anything about a child."""
+    return _due_memo(rule, stamp, *calendar_key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _due_memo(rule, stamp: str, school_key: tuple, holidays: tuple) -> datetime | None:
+    return _due(rule, parse(stamp), dict(zip(_SCHOOL_TIMES, school_key)), list(holidays))
+
+
 def _past(moment, now: datetime) -> bool:
     return moment is not None and moment <= now
 
@@ -79,14 +106,13 @@ def view(db, school_id: int, now: datetime,
     total = waiting_count(db, school_id)
     page = min(max(1, page), pages(total, per_page))
     offset = (page - 1) * per_page
-    waiting = []
+    waiting, key = [], _calendar_key(school, holidays)
     for number, row in enumerate(waiting_page(db, school_id, offset, per_page),
                                  start=offset + 1):
-        received = parse(row["received_at"])
-        escalated = _past(_due(escalation.escalation_at, received, school, holidays), now)
-        to_director = _past(_due(followups.director_at, received, school, holidays), now)
-        late = _past(_due(schooltime.next_school_start, received, school["start_time"],
-                          holidays), now)
+        stamp = row["received_at"]
+        escalated = _past(_due_at(escalation.escalation_at, stamp, key), now)
+        to_director = _past(_due_at(followups.director_at, stamp, key), now)
+        late = _past(_due_at(_late_at, stamp, key), now)
         waiting.append(dict(row, number=number, when=when(row["received_at"], now),
                             waited=waited(row["received_at"], now), escalated=escalated,
                             to_director=to_director, late=late))

@@ -56,3 +56,29 @@ def test_paging_keeps_numbers_and_badges(db, clock, school, municipality):
     assert [w["number"] for w in view["waiting"]] == list(range(26, 31))
     assert view["waiting_total"] == 30 and view["pages"] == 2
     assert all(w["late"] and w["escalated"] and w["to_director"] for w in view["waiting"])
+
+
+def _settings(db, school, start_time: str) -> dict:
+    from server import escalation, schools
+    current = {**escalation.DEFAULTS, "type": "po",
+               **{k: v for k, v in schools.get(db, school["id"]).items() if v is not None}}
+    return {**current, "start_time": start_time}
+
+
+def test_the_marks_follow_a_changed_calendar_between_views(db, clock, school, municipality):
+    """The inbox remembers the time rules' answers between views (issue 14): a holiday or a
+    later school start added after a view must still change the marks at the next view."""
+    clock.set("2026-11-30T06:00:00Z")  # Monday 07:00
+    from server import schools
+    _waiting(db, clock, school["id"], municipality["id"], 1)
+    clock.set("2026-11-30T07:45:00Z")  # 08:45: past the 08:30 start
+    assert inbox_view.view(db, school["id"], clock.now())["waiting"][0]["late"] is True
+    schools.update_settings(db, clock.now(), school_id=school["id"],
+                            values=_settings(db, school, "09:00"), actor="test")
+    assert inbox_view.view(db, school["id"], clock.now())["waiting"][0]["late"] is False
+    schools.update_settings(db, clock.now(), school_id=school["id"],
+                            values=_settings(db, school, "08:30"), actor="test")
+    assert inbox_view.view(db, school["id"], clock.now())["waiting"][0]["late"] is True
+    schools.add_holiday(db, clock.now(), school_id=school["id"], first_day="2026-11-30",
+                        last_day="2026-12-04", label="Studieweek", actor="test")
+    assert inbox_view.view(db, school["id"], clock.now())["waiting"][0]["late"] is False

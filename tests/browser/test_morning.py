@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from server import municipalities
 
@@ -63,12 +64,23 @@ def axe_source():
 
 
 def axe_check(page, axe_source, label: str) -> None:
-    """No serious or critical accessibility violations on the page as it is now."""
-    assert page.evaluate("typeof axe") == "object", "axe-core was not injected"
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}));
-    }""")
+    """No serious or critical accessibility violations on the page as it is now.
+
+    The page is checked once it has loaded; if it was still navigating (a redirect after a
+    form, a service worker's reload), the run is repeated on the page it arrived at."""
+    for attempt in range(3):
+        page.wait_for_load_state("load")
+        try:
+            assert page.evaluate("typeof axe") == "object", "axe-core was not injected"
+            result = page.evaluate("""async () => {
+                const r = await axe.run(document, {resultTypes: ['violations']});
+                return r.violations.map(v => ({id: v.id, impact: v.impact,
+                                               nodes: v.nodes.length}));
+            }""")
+            break
+        except PlaywrightError as exc:
+            if "Execution context was destroyed" not in str(exc) or attempt == 2:
+                raise
     bad = [v for v in result if v["impact"] in ("serious", "critical")]
     assert bad == [], f"{label}: {bad}"
 

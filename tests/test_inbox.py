@@ -330,3 +330,27 @@ def test_a_log_line_that_cannot_be_written_burns_no_view(team, pushed, db, monke
     assert state(db, pushed) == "received"
     monkeypatch.undo()
     assert reveal(team["ib"], pushed).status_code == 200
+
+
+def test_a_case_step_and_its_log_line_are_one_commit(team, pushed, db, monkeypatch):
+    """'Niet onze leerling' wipes the signal: if its line in the director's log cannot be
+    written, nothing happens (no step without its line, no line without its step)."""
+    import sqlite3
+
+    from server import auditlog
+
+    ib = team["ib"]
+    assert reveal(ib, pushed).status_code == 200
+    lines = db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0]
+
+    def broken(*_a, **_kw):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(auditlog, "signal_event", broken)
+    url = f"/inbox/case/{pushed}/return"
+    assert ib.form(url, {"confirmed": "1"}, page=f"/inbox/case/{pushed}").status_code >= 500
+    assert state(db, pushed) == "opened"
+    monkeypatch.undo()
+    assert ib.form(url, {"confirmed": "1"}, page=f"/inbox/case/{pushed}").status_code == 200
+    assert state(db, pushed) == "returned"
+    assert db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0] == lines + 1

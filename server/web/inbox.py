@@ -63,13 +63,6 @@ def _chosen_teacher() -> int:
     return teacher_id
 
 
-def _log(signal_id: str, action: str, other: int | None = None) -> None:
-    """A line in the director's log: who did what with a signal received when (no child)."""
-    row = signals.get(get_db(), signal_id)
-    auditlog.signal_event(get_db(), now(), row["school_id"], current_staff().id, action,
-                          row["received_at"], other)
-
-
 def _name_of(staff_id: int | None) -> str:
     return staff_mod.display_name(get_db(), staff_id) or "een collega"
 
@@ -182,11 +175,18 @@ def case(signal_id: str):
         tips=tips.tips_for("receiver_after", school["type"]))
 
 
-def _act(signal_id: str, action):
-    """Run one transition for a case of this school; a stale form gets a calm answer."""
-    _school_signal(signal_id)
+def _act(signal_id: str, action, log: str | None = None, other: int | None = None):
+    """Run one step on a case of this school; a stale form gets a calm answer.
+
+    The step and its line in the director's log (`log`, naming `other` staff) are one commit:
+    a log line is never missing for a step that happened, nor written for one that did not."""
+    row = _school_signal(signal_id)
     try:
-        action()
+        with write(get_db()):
+            action()
+            if log:
+                auditlog.signal_event(get_db(), now(), row["school_id"], current_staff().id,
+                                      log, row["received_at"], other)
     except signals.HandoverGone:
         return redirect(url_for("inbox.case", signal_id=signal_id, gone=1))
     except note_rules.AlreadyKnows:  # a stale or hand-made form: they read the name already
@@ -209,11 +209,8 @@ def assign(signal_id: str):
         if agreed:
             casework.pupil_agreed(get_db(), signal_id)
         signals.assign_teacher(get_db(), now(), signal_id, teacher_id, deadlines())
-    done = _act(signal_id, act)
-    if done:
-        return done
-    _log(signal_id, "signal.assigned", teacher_id)
-    return redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
+    done = _act(signal_id, act, "signal.assigned", teacher_id)
+    return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
 @bp.post("/case/<signal_id>/reassign")
@@ -221,9 +218,7 @@ def assign(signal_id: str):
 def reassign(signal_id: str):
     teacher_id = _chosen_teacher()
     done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id,
-                                                   deadlines()))
-    if not done:
-        _log(signal_id, "signal.assigned", teacher_id)
+                                                   deadlines()), "signal.assigned", teacher_id)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 
@@ -238,9 +233,8 @@ def withdraw(signal_id: str):
                       url_for("inbox.case", signal_id=signal_id))
     if ask:
         return ask
-    done = _act(signal_id, lambda: signals.withdraw_note(get_db(), now(), signal_id))
-    if not done:
-        _log(signal_id, "signal.told")
+    done = _act(signal_id, lambda: signals.withdraw_note(get_db(), now(), signal_id),
+                "signal.told")
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="self"))
 
 
@@ -255,12 +249,13 @@ def in_person(signal_id: str):
     teacher_id = _chosen_teacher() if how == "self" and request.form.get("teacher_id") else None
     moment = now()
 
+    already = how == "self" and request.form.get("already") == "1"
+
     def act():
         signals.told_in_person(get_db(), moment, signal_id, how, teacher_id)
-        if how == "self" and request.form.get("already") == "1":
+        if already:
             tasks.told(get_db(), moment, signal_id)
-            _log(signal_id, "signal.told")
-    done = _act(signal_id, act)
+    done = _act(signal_id, act, "signal.told" if already else None)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done=how))
 
 
@@ -268,9 +263,8 @@ def in_person(signal_id: str):
 @role_required("receiver", "backup")
 def talk(signal_id: str):
     """VO: 'Ik spreek de leerling eerst' - the copy waits until the end of the school day."""
-    done = _act(signal_id, lambda: casework.talk_first(get_db(), now(), signal_id))
-    if not done:
-        _log(signal_id, "signal.talk")
+    done = _act(signal_id, lambda: casework.talk_first(get_db(), now(), signal_id),
+                "signal.talk")
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="talk"))
 
 
@@ -278,9 +272,7 @@ def talk(signal_id: str):
 @role_required("receiver", "backup")
 def told(signal_id: str):
     """The 'Verteld' tap: the receipt's teacher_informed_at is this moment."""
-    done = _act(signal_id, lambda: tasks.told(get_db(), now(), signal_id))
-    if not done:
-        _log(signal_id, "signal.told")
+    done = _act(signal_id, lambda: tasks.told(get_db(), now(), signal_id), "signal.told")
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="told"))
 
 
@@ -295,11 +287,9 @@ def return_signal(signal_id: str):
                       url_for("inbox.case", signal_id=signal_id))
     if ask:
         return ask
-    done = _act(signal_id, lambda: signals.return_signal(get_db(), now(), signal_id))
-    if done:
-        return done
-    _log(signal_id, "signal.returned")
-    return render_template("inbox/returned.html")
+    done = _act(signal_id, lambda: signals.return_signal(get_db(), now(), signal_id),
+                "signal.returned")
+    return done or render_template("inbox/returned.html")
 
 
 @bp.get("/case/<signal_id>/return")
@@ -322,8 +312,6 @@ def parent_contact(signal_id: str):
         done = _act(signal_id, lambda: casework.parents_later(get_db(), now(), signal_id))
         return done or redirect(url_for("inbox.case", signal_id=signal_id, done="later"))
     done = _act(signal_id,
-                lambda: signals.record_parent_contact(get_db(), now(), signal_id, choice))
-    if done:
-        return done
-    _log(signal_id, "signal.closed")
-    return render_template("inbox/closed.html")
+                lambda: signals.record_parent_contact(get_db(), now(), signal_id, choice),
+                "signal.closed")
+    return done or render_template("inbox/closed.html")

@@ -41,6 +41,7 @@ def long_date(iso_date: str) -> str:
     d = date.fromisoformat(iso_date)
     return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
+
 def short_moment(stamp: str) -> str:
     """'3 dec 07:12'."""
     moment = local(parse(stamp))

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import documents, municipalities, schools
+from . import access, documents, municipalities, schools
 from . import staff as staff_mod
 from .audit import audit
 from .clock import iso
@@ -225,8 +225,7 @@ def readiness(db, school_id: int, now: datetime) -> dict:
         "backups": dict(counts["backup"]),
         "teachers": dict(counts["teacher"]),
         "directors": dict(counts["director"]),
-        "can_receive": any(counts[r]["active"] or counts[r]["invited"]
-                           for r in ("receiver", "backup")),
+        "can_receive": access.school_can_receive(db, school_id, now),  # the API's own rule
         "has_receiver": counts["receiver"]["active"] > 0,
         "has_backup": counts["backup"]["active"] > 0,
         "push": {"with_device": with_device,

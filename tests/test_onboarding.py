@@ -373,3 +373,17 @@ def test_no_child_data_near_the_onboarding_pages(app, db, clock, school, po_team
     for url in urls:
         body = po_team.client.get(url).get_data(as_text=True)
         assert "Sanne" not in body and "2017" not in body and "02-04" not in body, url
+
+
+def test_can_receive_is_the_apis_own_rule(db, clock, school):
+    """The operator's 'can receive' and the API's 422 must never disagree: one rule
+    (`access.school_can_receive`). An active receiver without a working passkey counts for the
+    API (they can be re-invited and open it) though nobody 'has a receiver' today."""
+    from server import access
+
+    from .conftest import give_receiver
+    assert onboarding.readiness(db, school["id"], clock.now())["can_receive"] is False
+    give_receiver(db, clock.now(), school["id"])
+    ready = onboarding.readiness(db, school["id"], clock.now())
+    assert ready["can_receive"] is access.school_can_receive(db, school["id"], clock.now()) is True
+    assert ready["has_receiver"] is False

@@ -88,7 +88,7 @@ def told_reminder_at(told_due_at, school, holidays=()) -> datetime:
 
 
 def closes_at(row: dict, autoclose: timedelta) -> datetime:
-    """When the sweep closes an unfinished case (mirrors `signals.sweep` step 4)."""
+    """When the sweep closes an unfinished case (mirrors `expiry.sweep` step 4)."""
     return _stamp(row.get("assigned_at") or row["opened_at"]) + autoclose
 
 

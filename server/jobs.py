@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from . import auditlog, signals, staff, traces, webhooks
+from . import auditlog, expiry, staff, traces, webhooks
 from . import db as db_mod
 from .deadlines import Deadlines
 from .push import kick as push_run
@@ -29,7 +29,7 @@ def _push(database, now, cfg) -> dict:
 
 
 def _deadlines(database, now, cfg) -> dict:
-    return signals.sweep(database, now, Deadlines.from_config(cfg))
+    return expiry.sweep(database, now, Deadlines.from_config(cfg))
 
 
 def _staff(database, now, cfg) -> dict:

@@ -2,6 +2,7 @@
 with a line of help each, and monitoring that counts what did not reach a child. Invented names."""
 from __future__ import annotations
 
+from server import expiry
 from server import schools, signals
 from server import staff as staff_mod
 from server.clock import parse
@@ -43,7 +44,7 @@ def test_monitoring_counts_what_did_not_arrive_and_has_a_phone_list(app, db, clo
     director = enrolled(app, db, clock, school["id"], ("director",), "Dirk Directeur")
     sid = receive()
     clock.set(signals.get(db, sid)["expires_at"])
-    signals.sweep(db, clock.now())
+    expiry.sweep(db, clock.now())
     director.login()
     page = text(director.client.get("/admin/monitoring"))
     assert "1 signaal kwam de afgelopen dagen niet aan" in page

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from server import expiry
 from server import schools, signals
 from server.clock import parse
 from server.push import plan as push_plan
@@ -141,7 +142,7 @@ def test_unopened_expiry_leaves_a_nameless_trace(app, db, clock, receive, people
     clock.set("2026-12-01T06:00:00Z")  # Tuesday 1 December
     sid = receive(name=NAME, birth_date=BIRTH)
     clock.set(signals.get(db, sid)["expires_at"])
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 1
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 1
     rows = list(db.query("SELECT * FROM school_traces"))
     assert len(rows) == 1 and rows[0]["kind"] == "unopened"
     assert NAME not in repr(rows) and BIRTH not in repr(rows)
@@ -156,7 +157,7 @@ def test_unopened_expiry_leaves_a_nameless_trace(app, db, clock, receive, people
 def test_unread_expiry_leaves_a_trace_of_its_own_kind(db, clock, receive, people, school):
     sid = friday_note(db, clock, receive, people)
     clock.set(signals.get(db, sid)["expires_at"])
-    assert signals.sweep(db, clock.now())["expired_unread"] == 1
+    assert expiry.sweep(db, clock.now())["expired_unread"] == 1
     assert [r["kind"] for r in db.query("SELECT kind FROM school_traces")] == ["unread"]
 
 
@@ -200,7 +201,7 @@ def test_inbox_page_numbers_marks_and_traces_without_the_child(app, db, clock, s
     signals.assign_teacher(db, clock.now(), sid, teacher)
     receive("NEW")
     clock.set("2026-12-01T07:45:00Z")  # Tuesday 1 December 08:45: OLD expired, note unread
-    signals.sweep(db, clock.now())
+    expiry.sweep(db, clock.now())
     ib.login()  # the session from Tuesday has long expired
     page = ib.client.get("/inbox").get_data(as_text=True)
     assert "De school begint om 08:30" in page
@@ -284,7 +285,7 @@ def test_a_case_closed_before_anyone_confirmed_the_teacher_knew_leaves_a_trace(
     signals.reveal(db, clock.now(), declined, people["receiver"])
     signals.told_in_person(db, clock.now(), declined, "pupil_declined")
     clock.advance(days=15)
-    assert signals.sweep(db, clock.now())["closed_automatically"] == 3
+    assert expiry.sweep(db, clock.now())["closed_automatically"] == 3
     kinds = [r["kind"] for r in db.query("SELECT kind FROM school_traces")]
     assert kinds == ["unconfirmed", "unconfirmed"]
     page = inbox_view.view(db, school["id"], clock.now())["traces"]

@@ -12,6 +12,7 @@ from datetime import date
 
 import pytest
 
+from server import expiry
 from server import intake, schools, signals, stats
 
 from .auth_helpers import enrolled
@@ -111,7 +112,7 @@ def test_an_ended_note_of_another_school_is_404_not_410(app, db, clock, school, 
     signals.reveal(db, clock.now(), sid, ib)
     signals.assign_teacher(db, clock.now(), sid, teacher)
     clock.advance(days=30)
-    signals.sweep(db, clock.now())  # the unread note expired: teacher_id is forgotten
+    expiry.sweep(db, clock.now())  # the unread note expired: teacher_id is forgotten
     assert signals.get(db, sid)["state"] == "expired"
     stranger = enrolled(app, db, clock, other_school["id"], ("teacher",), "Olga Anders")
     stranger.step_up()

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from server import expiry
 from server import municipalities, signals, stats, tasks
 
 from .auth_helpers import Device, enrolled
@@ -66,7 +67,7 @@ def seeded(app, db, clock, school, other_school, municipality, staff):
     signals.return_signal(db, clock.advance(minutes=1), sid)
     receive(4, utc(11, 5, 6))                       # nobody opens this one
     clock.set(utc(11, 24, 5))
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 1
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 1
 
     _row, token = municipalities.add(db, clock.now(), name="Gemeente Elders", brins=[OTHER_BRIN])
     other_muni = municipalities.authenticate(db, token)["id"]

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from server import expiry
 from server import note_rules, signals, vault
 from server.clock import parse
 from server.deadlines import Deadlines
@@ -97,7 +98,7 @@ def test_reassigning_never_extends_a_notes_life(db, clock, staff, receive):
     # Pass it on every day, just before it would expire: the deadline stays where it was.
     for day in range(1, 4):
         clock.advance(days=1)
-        signals.sweep(db, clock.now())
+        expiry.sweep(db, clock.now())
         if signals.get(db, sid)["state"] != "teacher_assigned":
             break
         signals.reassign_note(db, clock.now(), sid, teachers[day % 3])
@@ -105,7 +106,7 @@ def test_reassigning_never_extends_a_notes_life(db, clock, staff, receive):
         assert row["expires_at"] == limit and row["first_assigned_at"] == first["assigned_at"]
     while clock.now() <= parse(limit):
         clock.advance(hours=1)
-    signals.sweep(db, clock.now())
+    expiry.sweep(db, clock.now())
     assert signals.get(db, sid)["state"] == "expired"
     assert parse(limit) <= parse(first["assigned_at"]) + Deadlines().note_unread_expiry + \
         timedelta(days=21)

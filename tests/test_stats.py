@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import jsonschema
 import pytest
 
+from server import expiry
 from server import municipalities, signals, stats, tasks
 from server.openapi import openapi_document
 
@@ -65,7 +66,7 @@ def seeded(db, clock, school, municipality, staff):
     receive(10, at(16))
     receive(11, at(17))
     clock.set(at(25))
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 2
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 2
     # December: two signals, one opened after school start.
     sid = receive(12, at(1, 12))
     clock.advance(minutes=150)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from . import schools, signals, vault
+from . import schools, signals
 from .clock import iso, local
 from .db import write
 from .schooltime import at_local
@@ -33,7 +33,7 @@ def talk_first(db, now: datetime, signal_id: str) -> datetime:
     row = signals.get(db, signal_id)
     until = talk_until(schools.get(db, row["school_id"]), now)
     with write(db):
-        if not vault.has_sealed(db.conn, signal_id, "handover"):
+        if not signals.handover_available(db, signal_id):
             raise signals.HandoverGone("the hand-over copy no longer exists")
         cur = db.conn.execute(
             "UPDATE signals SET handover_until = ?, updated_at = ? WHERE id = ?"

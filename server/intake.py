@@ -173,3 +173,10 @@ def reveals_child(reference: str, name: str, birth: date) -> bool:
         return True
     dates = {birth.strftime(f) for f in ("%Y%m%d", "%d%m%Y", "%d%m%y", "%y%m%d")}
     return any(d in ref for d in dates)
+
+
+def note_line(child: object, today: date) -> tuple[str, date]:
+    """The teacher's one line as a receiver's browser sends it when only a phone held the signal
+    (ADR 0013): checked by exactly the rules of an intake, so nothing else rides along."""
+    signal = validate({"school": "00AA", "reference": "note-line", "child": child}, today)
+    return signal.name, signal.birth_date

@@ -390,6 +390,39 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE main.school_traces_0015 RENAME TO school_traces;
         CREATE INDEX main.school_traces_school ON school_traces(school_id, keep_until)
     """),
+    # Issue 15 (ADR 0013): phones' public keys, whether a passkey has PRF, and sealed purposes
+    # for copies only phones can open (the server-held key wraps them for crypto-shredding).
+    ("0016_device_keys", """
+        ALTER TABLE main.passkeys ADD COLUMN prf INTEGER;
+        CREATE TABLE main.device_keys (
+            id INTEGER PRIMARY KEY,
+            passkey_id INTEGER NOT NULL UNIQUE REFERENCES passkeys(id) ON DELETE CASCADE,
+            staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+            public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX main.device_keys_staff ON device_keys(staff_id);
+        CREATE TRIGGER main.device_keys_passkey_revoked AFTER UPDATE OF revoked_at ON passkeys
+            WHEN NEW.revoked_at IS NOT NULL
+            BEGIN DELETE FROM device_keys WHERE passkey_id = NEW.id; END;
+        CREATE TRIGGER main.device_keys_staff_off AFTER UPDATE OF active ON staff
+            WHEN NEW.active = 0
+            BEGIN DELETE FROM device_keys WHERE staff_id = NEW.id; END;
+        CREATE TABLE main.sealed_0016 (
+            id INTEGER PRIMARY KEY,
+            signal_id TEXT NOT NULL REFERENCES signals(id),
+            purpose TEXT NOT NULL CHECK (purpose IN ('receiver', 'handover', 'teacher',
+                'receiver_devices', 'handover_device', 'teacher_devices')),
+            nonce BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (signal_id, purpose)
+        );
+        INSERT INTO main.sealed_0016 SELECT id, signal_id, purpose, nonce, ciphertext, created_at
+            FROM main.sealed;
+        DROP TABLE main.sealed;
+        ALTER TABLE main.sealed_0016 RENAME TO sealed
+    """),
 ]
 
 #: Migrations that rebuild a table other tables point at. SQLite cannot drop a NOT NULL or

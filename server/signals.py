@@ -19,7 +19,17 @@ from datetime import datetime
 
 import sqlite_utils
 
-from . import followups, note_rules, receipts, schools, schooltime, traces, vault
+from . import (
+    device_seal,
+    devicekeys,
+    followups,
+    note_rules,
+    phone_copies,
+    receipts,
+    schools,
+    schooltime,
+    vault,
+)
 from .clock import iso, local, parse
 from .db import write
 from .deadlines import Deadlines, note_deadline, unopened_deadline
@@ -167,6 +177,11 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
     """Store a new signal sealed, or recognise an idempotent retry. Returns (row, created)."""
     deadlines = deadlines or Deadlines()
     content = _intake_bytes(school_id, child)
+    # Sealed to the phones before the write lock is taken (ECDH per phone costs CPU, not I/O).
+    signal_id = secrets.token_urlsafe(16)
+    phones, server_copy = devicekeys.openers(db, school_id, now)
+    entries = [device_seal.seal(key, child.to_bytes(), device_seal.aad(signal_id))
+               for key in phones]
     with write(db):
         existing = _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
                         (municipality_id, reference))
@@ -179,7 +194,6 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             if same is False:
                 raise ReferenceConflict("reference already used for other content")
             return existing, False
-        signal_id = secrets.token_urlsafe(16)
         stamp = iso(now)
         school = schools.get(db, school_id)
         expires = unopened_deadline(now, school["start_time"], schools.holidays(db, school_id),
@@ -189,7 +203,10 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             " received_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)",
             (signal_id, school_id, municipality_id, reference, stamp, stamp, iso(expires)),
         )
-        vault.seal(db.conn, signal_id, "receiver", child.to_bytes(), stamp)
+        if entries:
+            vault.seal_entries(db.conn, signal_id, "receiver_devices", entries, stamp)
+        if server_copy:  # someone who can open it has no phone key (yet): ADR 0013
+            vault.seal(db.conn, signal_id, "receiver", child.to_bytes(), stamp)
         vault.remember_intake(db.conn, signal_id, content)
         _count(db, school_id, stamp, "received")
         return get(db, signal_id), True
@@ -199,28 +216,43 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
 
 @dataclass(frozen=True)
 class Reveal:
+    """What one view shows: `child` when the server could read its copy, else `sealed`, the
+    entry for the phone that just proved itself (the page decrypts it; device_seal)."""
     signal: dict
-    child: Child
+    child: Child | None = None
+    sealed: dict | None = None
 
 
-def reveal(db, now: datetime, signal_id: str, staff_id: int) -> Reveal:
+def reveal(db, now: datetime, signal_id: str, staff_id: int, phone: bytes | None = None) -> Reveal:
     """received → opened, exactly once. The receiver's copy becomes a sealed hand-over.
 
+    `phone` is the public key of the phone whose passkey just confirmed the view: if the signal
+    was sealed to it, that entry is the view (and the hand-over), and every other copy — the
+    other phones' and any the server could read — is destroyed in the same transaction.
     Raises WrongState (with the row, so the page can say who opened it when) for the loser of a
-    race, a second tab, or a reload.
+    race, a second tab, or a reload; NotForThisPhone (nothing changed) when only phones hold it
+    and this is not one of them.
     """
     stamp = iso(now)
     with write(db):
         row = _transition(db, signal_id, ("received",),
                           {"state": "opened", "opened_at": stamp, "opened_by": staff_id,
                            "updated_at": stamp})
-        try:
-            child = Child.from_bytes(vault.unseal(db.conn, signal_id, "receiver"))
-        except vault.VaultError:
-            raise Unreadable("the sealed copy cannot be opened any more") from None
+        entries = vault.open_entries(db.conn, signal_id, "receiver_devices")
+        mine, child = phone_copies.entry_for(entries, phone), None
+        if mine is not None:
+            vault.seal_entries(db.conn, signal_id, "handover_device", [mine], stamp)
+        else:
+            try:
+                child = Child.from_bytes(vault.unseal(db.conn, signal_id, "receiver"))
+            except vault.VaultError:
+                if entries:  # rolls the transition back: the view is not spent
+                    raise phone_copies.NotForThisPhone("sealed to other phones") from None
+                raise Unreadable("the sealed copy cannot be opened any more") from None
+            vault.seal(db.conn, signal_id, "handover", child.to_bytes(), stamp)
         vault.shred(db.conn, signal_id, "receiver")
+        vault.shred(db.conn, signal_id, "receiver_devices")
         vault.forget_intake(db.conn, signal_id)  # the fingerprint must not outlive the reveal
-        vault.seal(db.conn, signal_id, "handover", child.to_bytes(), stamp)
         _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "opened")
         school = schools.get(db, row["school_id"])
@@ -231,16 +263,21 @@ def reveal(db, now: datetime, signal_id: str, staff_id: int) -> Reveal:
         minutes = int((now - parse(row["received_at"])).total_seconds() // 60)
         db.conn.execute("INSERT INTO open_minutes (school_id, month, minutes) VALUES (?, ?, ?)",
                         (row["school_id"], _month(row["received_at"]), minutes))
-    return Reveal(signal=row, child=child)
+    return Reveal(signal=row, child=child, sealed=mine)
 
 
 def handover_available(db, signal_id: str) -> bool:
-    return vault.has_sealed(db.conn, signal_id, "handover")
+    return (vault.has_sealed(db.conn, signal_id, "handover")
+            or vault.has_sealed(db.conn, signal_id, "handover_device"))
 
 
 def assign_teacher(db, now: datetime, signal_id: str, teacher_id: int,
-                   deadlines: "Deadlines | None" = None) -> dict:
-    """opened → teacher_assigned: the hand-over copy becomes the teacher's note, then is gone."""
+                   deadlines: "Deadlines | None" = None, note: phone_copies.BrowserNote | None = None) -> dict:
+    """opened → teacher_assigned: the hand-over copy becomes the teacher's note, then is gone.
+
+    When the hand-over is on the receiver's phone, the note is what the browser made (`note`,
+    see _seal_note); that hand-over stays until the teacher reads (or its own deadline), so a
+    note to a teacher who fell ill can be made again for another."""
     stamp = iso(now)
     deadlines = deadlines or Deadlines()
     with write(db):
@@ -252,6 +289,9 @@ def assign_teacher(db, now: datetime, signal_id: str, teacher_id: int,
                            "teacher_id": teacher_id, "handled_how": "note",
                            "expires_at": _note_expiry(db, current["school_id"], now, deadlines),
                            "updated_at": stamp})
+        if vault.has_sealed(db.conn, signal_id, "handover_device"):
+            phone_copies.seal_note(db, signal_id, teacher_id, note, stamp)
+            return row
         try:
             plaintext = vault.unseal(db.conn, signal_id, "handover")
         except vault.VaultError:
@@ -279,23 +319,31 @@ def told_in_person(db, now: datetime, signal_id: str, how: str,
                         told_due_at=iso(followups.told_due(now, school, holidays)))
         row = _transition(db, signal_id, ("opened",), sets)
         vault.shred(db.conn, signal_id, "handover")
+        vault.shred(db.conn, signal_id, "handover_device")
     return row
 
 
 def reassign_note(db, now: datetime, signal_id: str, teacher_id: int,
-                  deadlines: "Deadlines | None" = None) -> dict:
+                  deadlines: "Deadlines | None" = None, note: phone_copies.BrowserNote | None = None) -> dict:
     """teacher_assigned → teacher_assigned for another teacher (the first is ill, or left).
-    The sealed note is bound to the signal, not to a person, so nothing is decrypted; the unread
-    deadline still counts from the FIRST assignment (note_rules), never restarts."""
+    A server-sealed note is bound to the signal, not to a person, so nothing is decrypted; a
+    note sealed to the first teacher's phones is made again by the receiver's browser from its
+    phone-sealed hand-over (`note`). The unread deadline still counts from the FIRST assignment
+    (note_rules), never restarts."""
     stamp = iso(now)
     deadlines = deadlines or Deadlines()
     with write(db):
         current = get(db, signal_id)
         note_rules.refuse_note_to_opener(current, teacher_id)
-        return _transition(db, signal_id, ("teacher_assigned",),
-                           {"teacher_id": teacher_id, "assigned_at": stamp,
-                            "expires_at": note_rules.reassigned_expiry(db, current, now, deadlines),
-                            "updated_at": stamp})
+        row = _transition(db, signal_id, ("teacher_assigned",),
+                          {"teacher_id": teacher_id, "assigned_at": stamp,
+                           "expires_at": note_rules.reassigned_expiry(db, current, now, deadlines),
+                           "updated_at": stamp})
+        if vault.has_sealed(db.conn, signal_id, "teacher_devices") or note is not None:
+            if not vault.has_sealed(db.conn, signal_id, "handover_device"):
+                raise HandoverGone("the phone-sealed note cannot be made again")
+            phone_copies.seal_note(db, signal_id, teacher_id, note, stamp)
+        return row
 
 
 def withdraw_note(db, now: datetime, signal_id: str) -> dict:
@@ -306,7 +354,8 @@ def withdraw_note(db, now: datetime, signal_id: str) -> dict:
         row = _transition(db, signal_id, ("teacher_assigned",),
                           {"state": "teacher_read", "handled_how": "self",
                            "teacher_informed_at": stamp, "updated_at": stamp})
-        vault.shred(db.conn, signal_id, "teacher")
+        for purpose in ("teacher", "teacher_devices", "handover_device"):
+            vault.shred(db.conn, signal_id, purpose)
         _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "teacher_informed")
     return row
@@ -341,8 +390,11 @@ def record_parent_contact(db, now: datetime, signal_id: str, choice: str) -> dic
 
 # --- the teacher's transition -----------------------------------------------------------------
 
-def teacher_read(db, now: datetime, signal_id: str, teacher_id: int) -> Child:
-    """teacher_assigned → teacher_read, once, for the assigned teacher only; the note is gone."""
+def teacher_read(db, now: datetime, signal_id: str, teacher_id: int,
+                 phone: bytes | None = None) -> Reveal:
+    """teacher_assigned → teacher_read, once, for the assigned teacher only; the note is gone.
+    A note sealed to the teacher's phones gives the entry of `phone` (the one whose passkey
+    just confirmed), else NotForThisPhone before anything changed."""
     stamp = iso(now)
     with write(db):
         current = _one(db, "SELECT teacher_id, state, school_id = (SELECT school_id FROM staff WHERE"
@@ -356,108 +408,17 @@ def teacher_read(db, now: datetime, signal_id: str, teacher_id: int) -> Child:
         row = _transition(db, signal_id, ("teacher_assigned",),
                           {"state": "teacher_read", "teacher_informed_at": stamp,
                            "updated_at": stamp})
-        child = Child.from_bytes(vault.unseal(db.conn, signal_id, "teacher"))
-        vault.shred(db.conn, signal_id, "teacher")
+        entries = vault.open_entries(db.conn, signal_id, "teacher_devices")
+        mine, child = phone_copies.entry_for(entries, phone), None
+        if entries and mine is None:
+            raise phone_copies.NotForThisPhone("the note is sealed to the teacher's other phones")
+        if mine is None:
+            child = Child.from_bytes(vault.unseal(db.conn, signal_id, "teacher"))
+        for purpose in ("teacher", "teacher_devices", "handover_device"):
+            vault.shred(db.conn, signal_id, purpose)
         _emit(db, row, stamp)
         _count(db, row["school_id"], row["received_at"], "teacher_informed")
-    return child
-
-
-# --- deadlines --------------------------------------------------------------------------------
-
-def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
-    """Apply every deadline that is due; idempotent, safe to run concurrently with the routes.
-
-    Each kind of deadline is one guarded UPDATE over all due rows, so a teacher reading a note
-    in the same second as the sweep either reads it (and the sweep skips it) or finds it expired.
-    """
-    stamp = iso(now)
-    done = {}
-    with write(db):
-        # 0. Ciphertext whose key is gone (hwc.db restored without keys.db) can never be read:
-        #    drop it, and let the signals that needed it expire now instead of failing later.
-        orphans = [r[0] for r in db.conn.execute(
-            "SELECT s.id FROM main.sealed s LEFT JOIN keys.data_keys k ON k.sealed_id = s.id"
-            " WHERE k.sealed_id IS NULL")]
-        for sealed_id in orphans:
-            db.conn.execute("DELETE FROM main.sealed WHERE id = ?", (sealed_id,))
-        cur = db.conn.execute(
-            "UPDATE signals SET state = 'expired', closed_at = ?, updated_at = ?"
-            " WHERE (state = 'received' AND NOT EXISTS (SELECT 1 FROM sealed x WHERE"
-            "        x.signal_id = signals.id AND x.purpose = 'receiver'))"
-            "    OR (state = 'teacher_assigned' AND NOT EXISTS (SELECT 1 FROM sealed x WHERE"
-            "        x.signal_id = signals.id AND x.purpose = 'teacher'))"
-            " RETURNING *", (stamp, stamp))
-        rows = _rows(cur)
-        _ended(db, rows, stamp, "expired")
-        done["expired_keyless"] = len(rows)
-        # 1. Nobody opened it in time (expires_at was fixed at receipt, see unopened_deadline).
-        rows = _bulk(db, "received", "expires_at", stamp,
-                     {"state": "expired", "closed_at": stamp, "updated_at": stamp})
-        _ended(db, rows, stamp, "expired")
-        done["expired_unopened"] = len(rows)
-        # 2. The teacher did not read the note in time.
-        # (expires_at was fixed at assignment, in school days: see note_deadline)
-        rows = _bulk(db, "teacher_assigned", "expires_at", stamp,
-                     {"state": "expired", "closed_at": stamp, "updated_at": stamp})
-        _ended(db, rows, stamp, "expired")
-        done["expired_unread"] = len(rows)
-        # 3. The receiver's hand-over copy lives at most `handover` after the reveal.
-        due = [r["signal_id"] for r in db.query(
-            "SELECT s.signal_id FROM sealed s JOIN signals g ON g.id = s.signal_id"
-            " WHERE s.purpose = 'handover' AND ((g.handover_until IS NULL AND g.opened_at <= ?)"
-            " OR g.handover_until <= ?)", (iso(now - deadlines.handover), stamp))]
-        for signal_id in due:
-            vault.shred(db.conn, signal_id, "handover")
-        done["handover_destroyed"] = len(due)
-        # 4. Cases nobody closed: opened without a choice, or without a parent-contact record.
-        cutoff = iso(now - deadlines.case_autoclose)
-        cur = db.conn.execute(
-            "UPDATE signals SET state = 'closed', closed_at = ?, updated_at = ?,"
-            " parent_contact = COALESCE(parent_contact, 'not_recorded')"
-            " WHERE state IN ('opened', 'teacher_read') AND COALESCE(assigned_at, opened_at) <= ?"
-            " RETURNING *", (stamp, stamp, cutoff))
-        rows = _rows(cur)
-        _ended(db, rows, stamp, "closed")
-        # Closed while nobody confirmed the teacher knew (no note read, no 'Verteld', not the
-        # pupil's own wish): the school keeps a nameless trace, as for an expired signal.
-        traces.record(db, [r for r in rows if not r["teacher_informed_at"]
-                           and r["handled_how"] != "pupil_declined"], stamp, "unconfirmed")
-        done["closed_automatically"] = len(rows)
-        # 5. Receipts (no personal data) are kept for the municipality, then purged.
-        purge_before = iso(now - deadlines.receipt_purge)
-        ids = [r["id"] for r in db.query(
-            "SELECT id FROM signals WHERE state IN ('closed', 'returned', 'expired')"
-            " AND updated_at <= ?", (purge_before,))]
-        for signal_id in ids:
-            vault.shred(db.conn, signal_id)
-            db.conn.execute("DELETE FROM signals WHERE id = ?", (signal_id,))
-        done["receipts_purged"] = len(ids)
-    return done
-
-
-def _ended(db, rows: list[dict], stamp: str, metric: str) -> None:
-    """What the sweep does for every signal a deadline just ended."""
-    for row in rows:
-        _end(db, row)
-        _emit(db, row, stamp)
-        _count(db, row["school_id"], row["received_at"], metric)
-    if metric == "expired":  # the child was not reached: the school keeps a nameless trace
-        traces.record(db, rows, stamp)
-
-
-def _rows(cur) -> list[dict]:
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
-def _bulk(db, state: str, column: str, cutoff: str, sets: dict) -> list[dict]:
-    assignments = ", ".join(f"{col} = :set_{col}" for col in sets)
-    params = {f"set_{col}": value for col, value in sets.items()}
-    cur = db.conn.execute(
-        f"UPDATE signals SET {assignments} WHERE state = :from_state AND {column} <= :cutoff"
-        " RETURNING *", dict(params, from_state=state, cutoff=cutoff))
-    return _rows(cur)
+    return Reveal(signal=row, child=child, sealed=mine)
 
 
 # --- what people see in their lists (no personal data in any of it) ---------------------------

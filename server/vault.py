@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import sqlite3
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-PURPOSES = ("receiver", "handover", "teacher")
+#: What a sealed item is for. The `_devices`/`_device` purposes hold copies sealed to phones
+#: (device_seal entries, a JSON list) that the server cannot open; the server-held key here
+#: only wraps them, so that destroying it still crypto-shreds every backup (ADR 0013).
+PURPOSES = ("receiver", "handover", "teacher", "receiver_devices", "handover_device",
+            "teacher_devices")
 
 
 class VaultError(RuntimeError):
@@ -91,6 +96,21 @@ def shred(conn: sqlite3.Connection, signal_id: str, purpose: str | None = None) 
     if purpose is None:
         conn.execute("DELETE FROM keys.data_keys WHERE signal_id = ?", (signal_id,))
     return len(ids)
+
+
+def seal_entries(conn: sqlite3.Connection, signal_id: str, purpose: str, entries: list[dict],
+                 now: str) -> None:
+    """Keep phone-sealed entries (device_seal) under a server key: readable by the phones only,
+    and gone from every copy once the server key is shredded."""
+    seal(conn, signal_id, purpose, json.dumps(entries, sort_keys=True).encode(), now)
+
+
+def open_entries(conn: sqlite3.Connection, signal_id: str, purpose: str) -> list[dict] | None:
+    """The phone-sealed entries of a purpose (still closed to the server), or None if none."""
+    try:
+        return json.loads(unseal(conn, signal_id, purpose))
+    except VaultError:
+        return None
 
 
 # --- idempotent intake ------------------------------------------------------------------------

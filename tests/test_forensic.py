@@ -9,6 +9,7 @@ import logging
 
 from server import create_app
 from server import db as db_mod
+from server import expiry
 from server import auditlog, municipalities, receipts, schools, signals
 from server.clock import FakeClock
 from server.web.base import limiter
@@ -58,11 +59,11 @@ def run_every_path(data_dir, caplog) -> list[bytes]:
     signals.assign_teacher(database, clock.now(), ids["closed"], teacher)
     signals.assign_teacher(database, clock.now(), ids["unread"], teacher)
     seen += keys_of(database)
-    assert signals.teacher_read(database, clock.now(), ids["closed"], teacher).name == NAMES["closed"]
+    assert signals.teacher_read(database, clock.now(), ids["closed"], teacher).child.name == NAMES["closed"]
     signals.record_parent_contact(database, clock.now(), ids["closed"], "by_teacher")
     signals.return_signal(database, clock.now(), ids["returned"])
     clock.advance(days=7)
-    result = signals.sweep(database, clock.now())
+    result = expiry.sweep(database, clock.now())
     assert result["expired_unopened"] == 1 and result["expired_unread"] == 1
     assert {signals.get(database, i)["state"] for i in ids.values()} == {"closed", "returned",
                                                                        "expired"}
@@ -161,7 +162,7 @@ def test_portal_path_leaves_no_trace(app, db, clock, data_dir, school, municipal
     seen += keys_of(db)
     signals.return_signal(db, clock.now(), ids["P-1"])
     clock.advance(days=7)
-    signals.sweep(db, clock.now())
+    expiry.sweep(db, clock.now())
     assert {signals.get(db, i)["state"] for i in ids.values()} == {"returned", "expired"}
     hits = scan(data_dir, needles_for(list(PORTAL_NAMES.values()), seen))
     assert hits == []

@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from server import db as db_mod
+from server import expiry
 from server import deadlines, receipts, signals, tasks, vault
 from server.clock import iso
 from server.deadlines import Deadlines
@@ -49,7 +50,7 @@ def test_full_po_path(db, clock, receive, staff):
     with pytest.raises(signals.NotFound):
         signals.teacher_read(db, clock.now(), sid, ib)  # not the assigned teacher
     clock.advance(minutes=25)
-    note = signals.teacher_read(db, clock.now(), sid, teacher)
+    note = signals.teacher_read(db, clock.now(), sid, teacher).child
     assert note.name == "Sanne Verzonnen"
     with pytest.raises(signals.WrongState):
         signals.teacher_read(db, clock.now(), sid, teacher)  # once only
@@ -126,7 +127,7 @@ def test_assign_after_handover_expired_is_refused_and_rolled_back(db, clock, rec
     sid = receive()
     signals.reveal(db, clock.now(), sid, staff())
     clock.advance(minutes=30)
-    assert signals.sweep(db, clock.now())["handover_destroyed"] == 1
+    assert expiry.sweep(db, clock.now())["handover_destroyed"] == 1
     with pytest.raises(signals.HandoverGone):
         signals.assign_teacher(db, clock.now(), sid, staff("Tom Leraar", ["teacher"]))
     assert state(db, sid) == "opened"  # the failed transition changed nothing
@@ -138,14 +139,14 @@ def test_assign_after_handover_expired_is_refused_and_rolled_back(db, clock, rec
 def test_unopened_expires_exactly_at_seven_days(db, clock, receive):
     sid = receive()
     clock.advance(days=7, seconds=-1)
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 0
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 0
     assert state(db, sid) == "received"
     clock.advance(seconds=1)
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 1
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 1
     row = signals.get(db, sid)
     assert receipts.receipt(row)["status"] == "expired" and row["closed_at"] == "2026-11-30T06:00:00Z"
     assert db.conn.execute("SELECT count(*) FROM keys.data_keys").fetchone()[0] == 0
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 0  # idempotent
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 0  # idempotent
 
 
 def test_unread_note_expires_after_three_days(db, clock, receive, staff):
@@ -153,9 +154,9 @@ def test_unread_note_expires_after_three_days(db, clock, receive, staff):
     signals.reveal(db, clock.now(), sid, staff())
     signals.assign_teacher(db, clock.now(), sid, staff("Tom Leraar", ["teacher"]))
     clock.advance(days=3, seconds=-1)
-    assert signals.sweep(db, clock.now())["expired_unread"] == 0
+    assert expiry.sweep(db, clock.now())["expired_unread"] == 0
     clock.advance(seconds=1)
-    assert signals.sweep(db, clock.now())["expired_unread"] == 1
+    assert expiry.sweep(db, clock.now())["expired_unread"] == 1
     assert receipts.receipt(signals.get(db, sid))["status"] == "expired"
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
 
@@ -164,9 +165,9 @@ def test_handover_destroyed_after_thirty_minutes(db, clock, receive, staff):
     sid = receive()
     signals.reveal(db, clock.now(), sid, staff())
     clock.advance(minutes=29, seconds=59)
-    assert signals.sweep(db, clock.now())["handover_destroyed"] == 0
+    assert expiry.sweep(db, clock.now())["handover_destroyed"] == 0
     clock.advance(seconds=1)
-    assert signals.sweep(db, clock.now())["handover_destroyed"] == 1
+    assert expiry.sweep(db, clock.now())["handover_destroyed"] == 1
     assert not signals.handover_available(db, sid)
 
 
@@ -175,9 +176,9 @@ def test_case_closes_itself_after_fourteen_days(db, clock, receive, staff):
     signals.reveal(db, clock.now(), sid, staff())
     signals.told_in_person(db, clock.now(), sid, "self")
     clock.advance(days=14, seconds=-1)
-    assert signals.sweep(db, clock.now())["closed_automatically"] == 0
+    assert expiry.sweep(db, clock.now())["closed_automatically"] == 0
     clock.advance(seconds=1)
-    assert signals.sweep(db, clock.now())["closed_automatically"] == 1
+    assert expiry.sweep(db, clock.now())["closed_automatically"] == 1
     row = signals.get(db, sid)
     assert row["state"] == "closed" and row["parent_contact"] == "not_recorded"
 
@@ -187,9 +188,9 @@ def test_receipt_purged_thirty_days_after_last_change(db, clock, receive, staff)
     signals.reveal(db, clock.now(), sid, staff())
     signals.return_signal(db, clock.now(), sid)
     clock.advance(days=30, seconds=-1)
-    assert signals.sweep(db, clock.now())["receipts_purged"] == 0
+    assert expiry.sweep(db, clock.now())["receipts_purged"] == 0
     clock.advance(seconds=1)
-    assert signals.sweep(db, clock.now())["receipts_purged"] == 1
+    assert expiry.sweep(db, clock.now())["receipts_purged"] == 1
     with pytest.raises(signals.NotFound):
         signals.get(db, sid)
     # Only anonymous counters remain.
@@ -208,12 +209,12 @@ def test_deadlines_follow_configuration(db, clock, municipality, school, staff):
                                child=signals.Child("Bram Verzonnen", "2016-04-02"), deadlines=short)
     signals.reveal(db, clock.now(), other["id"], staff())
     clock.advance(minutes=10)
-    assert signals.sweep(db, clock.now(), short)["handover_destroyed"] == 1
+    assert expiry.sweep(db, clock.now(), short)["handover_destroyed"] == 1
     clock.advance(days=2)
-    assert signals.sweep(db, clock.now(), short)["expired_unopened"] == 1
+    assert expiry.sweep(db, clock.now(), short)["expired_unopened"] == 1
     assert state(db, row["id"]) == "expired"
     clock.advance(days=1)
-    assert signals.sweep(db, clock.now(), short)["closed_automatically"] == 1
+    assert expiry.sweep(db, clock.now(), short)["closed_automatically"] == 1
 
 
 # --- concurrency --------------------------------------------------------------------------------
@@ -260,7 +261,7 @@ def test_teacher_read_racing_the_sweep_is_consistent(db, data_dir, clock, receiv
         conn = db_mod.connect(data_dir)
         barrier.wait()
         try:
-            outcome["read"] = signals.teacher_read(conn, clock.now(), sid, teacher).name
+            outcome["read"] = signals.teacher_read(conn, clock.now(), sid, teacher).child.name
         except signals.WrongState as exc:
             outcome["read"] = exc.state
         conn.close()
@@ -268,7 +269,7 @@ def test_teacher_read_racing_the_sweep_is_consistent(db, data_dir, clock, receiv
     def sweep():
         conn = db_mod.connect(data_dir)
         barrier.wait()
-        outcome["sweep"] = signals.sweep(conn, clock.now())["expired_unread"]
+        outcome["sweep"] = expiry.sweep(conn, clock.now())["expired_unread"]
         conn.close()
 
     threads = [threading.Thread(target=read), threading.Thread(target=sweep)]
@@ -310,12 +311,12 @@ def test_signal_at_start_of_a_long_holiday_waits_for_the_school(db, clock, recei
     clock.set("2026-12-18T19:00:00Z")
     sid = receive()
     clock.set("2027-01-04T07:29:00Z")  # Monday 08:29 local, 17 days later
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 0
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 0
     assert state(db, sid) == "received"
     clock.set("2027-01-05T07:29:59Z")
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 0
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 0
     clock.set("2027-01-05T07:30:00Z")
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 1
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 1
 
 
 def test_unopened_deadline_is_seven_days_in_term_time():
@@ -383,12 +384,12 @@ def test_restore_without_keys_expires_what_cannot_be_read(db, clock, receive, st
     with pytest.raises(signals.Unreadable):
         signals.reveal(db, clock.now(), waiting, staff("Rik Tweede"))
     assert state(db, waiting) == "received"
-    result = signals.sweep(db, clock.now())
+    result = expiry.sweep(db, clock.now())
     assert result["expired_keyless"] == 2
     assert state(db, waiting) == state(db, assigned) == "expired"
     assert db.conn.execute("SELECT count(*) FROM sealed").fetchone()[0] == 0
     fresh = receive("NEW-1", "Nieuw Verzonnen")  # new signals work as ever
-    assert signals.sweep(db, clock.now())["expired_keyless"] == 0
+    assert expiry.sweep(db, clock.now())["expired_keyless"] == 0
     assert state(db, fresh) == "received"
 
 
@@ -416,7 +417,7 @@ def test_a_mistyped_year_long_holiday_cannot_keep_a_name_for_a_year(db, clock, r
     row = signals.get(db, sid)
     assert row["expires_at"] == "2026-12-21T06:00:00Z"  # 7 days + 21 days
     clock.set("2026-12-21T06:00:00Z")
-    assert signals.sweep(db, clock.now())["expired_unopened"] == 1
+    assert expiry.sweep(db, clock.now())["expired_unopened"] == 1
 
 
 def test_a_note_assigned_on_friday_waits_for_monday(db, clock, receive, staff):
@@ -427,6 +428,6 @@ def test_a_note_assigned_on_friday_waits_for_monday(db, clock, receive, staff):
     signals.assign_teacher(db, clock.now(), sid, staff("Tom Leraar", ["teacher"]))
     assert signals.get(db, sid)["expires_at"] == "2026-12-02T07:00:00Z"
     clock.set("2026-11-30T08:00:00Z")  # Monday 09:00: plain 3 days have passed
-    assert signals.sweep(db, clock.now())["expired_unread"] == 0
+    assert expiry.sweep(db, clock.now())["expired_unread"] == 0
     clock.set("2026-12-02T07:00:00Z")
-    assert signals.sweep(db, clock.now())["expired_unread"] == 1
+    assert expiry.sweep(db, clock.now())["expired_unread"] == 1

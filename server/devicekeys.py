@@ -1,0 +1,108 @@
+"""Which phones can open a signal the server cannot read: people's device public keys.
+
+A device key belongs to one passkey (the PRF output is per credential) and so to one phone. It
+is registered by the ceremony that proved the passkey (enrolment, login, step-up: the browser
+sends the public key next to the assertion) and it goes when the passkey is revoked or its
+owner switched off or deleted — by triggers in the schema (migration 0016), so no path that
+revokes or switches off can forget it. The PRF salt is per person and not secret: it only makes
+the phone's output specific to this product and person (`prf_salt`). No Flask here.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from . import device_seal
+from . import staff as staff_mod
+from .clock import iso
+from .db import write
+
+#: The roles a waiting signal is sealed to (the ones that may open it; see access.opener).
+OPENING_ROLES = ("receiver", "backup")
+
+
+def prf_salt(user_handle: bytes) -> bytes:
+    """The person's PRF salt: fixed per person (their random WebAuthn user handle), so every
+    ceremony — the invite before the person exists, too — asks the same question and the phone
+    derives the same key; not secret, and nothing to store or lose."""
+    return hashlib.sha256(b"hwc-inbox/v1/prf-salt/" + bytes(user_handle)).digest()
+
+
+def mark_prf(db, passkey_id: int, capable: bool) -> None:
+    """Whether the passkey answered the PRF question (an older phone, Windows Hello: no), so a
+    login asks for it once, not every time."""
+    with write(db):
+        db.conn.execute("UPDATE passkeys SET prf = ? WHERE id = ?", (int(capable), passkey_id))
+
+
+def needs_phone_key(db, passkey: dict) -> bool:
+    """After a login (which cannot ask the PRF question: the person is not known before it):
+    should the browser ask once more, for this passkey, to register its phone key?"""
+    return passkey.get("prf") != 0 and of_passkey(db, passkey["id"]) is None
+
+
+def register(db, now: datetime, passkey: dict, public_key: bytes) -> int:
+    """Remember the public key a phone derived for this (just verified) passkey; returns its
+    id. A different key for the same passkey replaces the old one (copies sealed to the old
+    one stay closed to this phone; the other phones of the school still open them)."""
+    key = device_seal.public_key(public_key)
+    with write(db):
+        db.conn.execute("UPDATE passkeys SET prf = 1 WHERE id = ?", (passkey["id"],))
+        db.conn.execute(
+            "INSERT INTO device_keys (passkey_id, staff_id, public_key, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (passkey_id) DO UPDATE SET"
+            " public_key = excluded.public_key, created_at = excluded.created_at"
+            " WHERE device_keys.public_key != excluded.public_key",
+            (passkey["id"], passkey["staff_id"], key, iso(now)))
+        return db.conn.execute("SELECT id FROM device_keys WHERE passkey_id = ?",
+                               (passkey["id"],)).fetchone()[0]
+
+
+def of_passkey(db, passkey_id: int) -> bytes | None:
+    row = db.conn.execute("SELECT public_key FROM device_keys WHERE passkey_id = ?",
+                          (passkey_id,)).fetchone()
+    return row[0] if row else None
+
+
+def _usable(db, where: str, args) -> list[dict]:
+    """Keys of live passkeys of active people (a revoked passkey's key is gone already; the
+    joins are a second guard)."""
+    return list(db.query(
+        "SELECT d.id, d.staff_id, d.public_key FROM device_keys d"
+        " JOIN passkeys p ON p.id = d.passkey_id AND p.revoked_at IS NULL"
+        " JOIN staff s ON s.id = d.staff_id AND s.active = 1"
+        f" WHERE {where} ORDER BY d.id", args))
+
+
+def of_person(db, staff_id: int) -> list[bytes]:
+    return [r["public_key"] for r in _usable(db, "d.staff_id = ?", (staff_id,))]
+
+
+def openers(db, school_id: int, now: datetime) -> tuple[list[bytes], bool]:
+    """The public keys to seal a new signal of this school to, and whether the server must also
+    keep a copy it can read: when an active receiver or backup, or a pending invite for one,
+    has no phone key yet (they could otherwise never open it)."""
+    people, rows, pending = _openers(db, school_id, now)
+    with_key = {r["staff_id"] for r in rows}
+    return [r["public_key"] for r in rows], not people or bool(people - with_key) or pending > 0
+
+
+def _openers(db, school_id: int, now: datetime) -> tuple[set[int], list[dict], int]:
+    people = {r["id"] for role in OPENING_ROLES for r in staff_mod.with_role(db, school_id, role)}
+    marks = ",".join("?" * len(people))
+    rows = _usable(db, f"d.staff_id IN ({marks})", sorted(people)) if people else []
+    pending = sum(1 for invite in staff_mod.pending_invites(db, school_id, now)
+                  if set(OPENING_ROLES) & set(invite["roles"].split(",")))
+    return people, rows, pending
+
+
+def school_status(db, school_id: int, now: datetime) -> dict:
+    """For the director's page: whether 'de server kan wachtende signalen niet lezen' holds for
+    new signals, who still has to log in once on a phone that supports it, and how many can
+    open (one alone is fragile: a lost phone leaves signals nobody can open)."""
+    people, rows, pending = _openers(db, school_id, now)
+    with_key = {r["staff_id"] for r in rows}
+    missing = sorted((staff_mod.display_name(db, pid) or "") for pid in people - with_key)
+    return {"sealed": bool(people) and not missing and pending == 0, "missing": missing,
+            "pending_invites": pending, "openers": len(people),
+            "openers_with_key": len(with_key)}

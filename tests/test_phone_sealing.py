@@ -1,0 +1,209 @@
+"""Sealed to phones (issue 15, ADR 0013), the domain rules without a browser.
+
+A phone is simulated by its PRF output: `device_seal.device_public_key(prf)` is what the
+browser registers, `device_seal.device_private_key(prf)` what it keeps in memory.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from server import (
+    device_seal,
+    devicekeys,
+    expiry,
+    phone_copies,
+    signals,
+    vault,
+)
+from server import staff as staff_mod
+from server.clock import iso
+from server.deadlines import Deadlines
+
+
+def add_phone(db, clock, staff_id: int) -> tuple[bytes, int]:
+    """A passkey with PRF for the person; returns (prf output, passkey id)."""
+    prf = os.urandom(32)
+    passkey_id = db["passkeys"].insert({
+        "staff_id": staff_id, "credential_id": os.urandom(16), "public_key": b"cose",
+        "sign_count": 0, "name": "Telefoon", "created_at": iso(clock.now())}).last_pk
+    passkey = {"id": passkey_id, "staff_id": staff_id}
+    devicekeys.register(db, clock.now(), passkey, device_seal.device_public_key(prf))
+    return prf, passkey_id
+
+
+def purposes(db, signal_id: str) -> set[str]:
+    return {r["purpose"] for r in db.query("SELECT purpose FROM sealed WHERE signal_id = ?",
+                                           (signal_id,))}
+
+
+def opened(prf: bytes, entry: dict, signal_id: str) -> signals.Child:
+    plain = device_seal.open_entry(device_seal.device_private_key(prf), entry,
+                                   device_seal.aad(signal_id))
+    return signals.Child.from_bytes(plain)
+
+
+@pytest.fixture
+def phones(db, clock, staff):
+    """Two receivers with a phone each, and a teacher with a phone."""
+    ilse, bram = staff("Ilse Bedacht"), staff("Bram Verzonnen")
+    tom = staff("Tom Leraar", roles=("teacher",), group="groep 5")
+    return {"ilse": (ilse, add_phone(db, clock, ilse)[0]),
+            "bram": (bram, add_phone(db, clock, bram)[0]),
+            "tom": (tom, add_phone(db, clock, tom)[0])}
+
+
+def test_sealing_roundtrip_and_binding():
+    prf = os.urandom(32)
+    entry = device_seal.seal(device_seal.device_public_key(prf), b"secret", b"aad-1")
+    assert device_seal.open_entry(device_seal.device_private_key(prf), entry, b"aad-1") == b"secret"
+    with pytest.raises(device_seal.BadEntry):  # bound to its signal
+        device_seal.open_entry(device_seal.device_private_key(prf), entry, b"aad-2")
+    with pytest.raises(device_seal.BadEntry):  # and to its phone
+        device_seal.open_entry(device_seal.device_private_key(os.urandom(32)), entry, b"aad-1")
+    with pytest.raises(device_seal.BadEntry):
+        device_seal.public_key(bytes(32))
+    with pytest.raises(device_seal.BadEntry):
+        device_seal.check_entry(dict(entry, extra="x"))
+
+
+def test_all_openers_with_a_phone_means_no_copy_the_server_can_read(db, phones, receive):
+    sid = receive(name="Sanne Verzonnen")
+    assert purposes(db, sid) == {"receiver_devices"}
+    entries = vault.open_entries(db.conn, sid, "receiver_devices")
+    assert len(entries) == 2
+    assert b"Sanne" not in json.dumps(entries).encode()
+    for who in ("ilse", "bram"):
+        prf = phones[who][1]
+        mine = [e for e in entries
+                if e["pub"] == device_seal.b64(device_seal.device_public_key(prf))]
+        assert opened(prf, mine[0], sid).name == "Sanne Verzonnen"
+
+
+def test_one_opener_without_a_phone_keeps_the_server_copy(db, phones, staff, receive):
+    staff("Kees Zonderprf", roles=("backup",))
+    sid = receive()
+    assert purposes(db, sid) == {"receiver", "receiver_devices"}
+
+
+def test_a_pending_invite_for_an_opener_keeps_the_server_copy(db, clock, school, phones, receive):
+    staff_mod.create_invite(db, clock.now(), school_id=school["id"], display_name="Nieuw",
+                            roles=("receiver",), actor="test")
+    assert "receiver" in purposes(db, receive())
+
+
+def test_the_wrong_phone_changes_nothing(db, clock, phones, receive):
+    sid = receive()
+    ilse = phones["ilse"][0]
+    with pytest.raises(phone_copies.NotForThisPhone):
+        signals.reveal(db, clock.now(), sid, ilse, device_seal.device_public_key(os.urandom(32)))
+    with pytest.raises(phone_copies.NotForThisPhone):
+        signals.reveal(db, clock.now(), sid, ilse, None)  # a page without the key
+    assert signals.get(db, sid)["state"] == "received"
+    assert purposes(db, sid) == {"receiver_devices"}
+
+
+def test_the_reveal_hands_out_one_phones_entry_and_destroys_the_others(db, clock, phones,
+                                                                      receive):
+    sid = receive(name="Sanne Verzonnen")
+    ilse, prf = phones["ilse"]
+    shown = signals.reveal(db, clock.now(), sid, ilse, device_seal.device_public_key(prf))
+    assert shown.child is None
+    assert opened(prf, shown.sealed, sid).name == "Sanne Verzonnen"
+    assert purposes(db, sid) == {"handover_device"}
+    assert phone_copies.handover_on_phone(db, sid) == shown.sealed
+    assert db.conn.execute("SELECT count(*) FROM keys.intake WHERE signal_id = ?",
+                           (sid,)).fetchone()[0] == 0
+
+
+def _revealed(db, clock, phones, receive):
+    sid = receive(name="Sanne Verzonnen")
+    ilse, prf = phones["ilse"]
+    shown = signals.reveal(db, clock.now(), sid, ilse, device_seal.device_public_key(prf))
+    return sid, opened(prf, shown.sealed, sid)
+
+
+def test_the_note_must_be_sealed_to_exactly_the_teachers_phones(db, clock, phones, receive):
+    sid, child = _revealed(db, clock, phones, receive)
+    tom, tom_prf = phones["tom"]
+    stranger = device_seal.seal(device_seal.device_public_key(os.urandom(32)), child.to_bytes(),
+                                device_seal.aad(sid))
+    for note in (None, phone_copies.BrowserNote(entries=(stranger,)),
+                 phone_copies.BrowserNote(child=child)):  # a line although Tom has a phone
+        with pytest.raises(phone_copies.NoteRefused):
+            signals.assign_teacher(db, clock.now(), sid, tom, note=note)
+        assert signals.get(db, sid)["state"] == "opened"  # rolled back
+    entry = device_seal.seal(device_seal.device_public_key(tom_prf), child.to_bytes(),
+                             device_seal.aad(sid))
+    signals.assign_teacher(db, clock.now(), sid, tom, note=phone_copies.BrowserNote((entry,)))
+    assert purposes(db, sid) == {"handover_device", "teacher_devices"}
+    with pytest.raises(phone_copies.NotForThisPhone):
+        signals.teacher_read(db, clock.now(), sid, tom, None)
+    read = signals.teacher_read(db, clock.now(), sid, tom, device_seal.device_public_key(tom_prf))
+    assert opened(tom_prf, read.sealed, sid).name == "Sanne Verzonnen"
+    assert purposes(db, sid) == set()
+
+
+def test_a_teacher_without_a_phone_gets_the_line_sealed_on_the_server(db, clock, phones, staff,
+                                                                      receive):
+    sid, child = _revealed(db, clock, phones, receive)
+    tess = staff("Tess Juf", roles=("teacher",), group="groep 7")
+    signals.assign_teacher(db, clock.now(), sid, tess, note=phone_copies.BrowserNote(child=child))
+    assert "teacher" in purposes(db, sid)
+    assert signals.teacher_read(db, clock.now(), sid, tess).child.name == "Sanne Verzonnen"
+
+
+def test_a_phone_sealed_note_is_made_again_for_another_teacher(db, clock, phones, staff, receive):
+    sid, child = _revealed(db, clock, phones, receive)
+    tom, tom_prf = phones["tom"]
+    entry = device_seal.seal(device_seal.device_public_key(tom_prf), child.to_bytes(),
+                             device_seal.aad(sid))
+    signals.assign_teacher(db, clock.now(), sid, tom, note=phone_copies.BrowserNote((entry,)))
+    tess = staff("Tess Juf", roles=("teacher",), group="groep 7")
+    with pytest.raises(phone_copies.NoteRefused):  # the browser must make it again
+        signals.reassign_note(db, clock.now(), sid, tess)
+    signals.reassign_note(db, clock.now(), sid, tess, note=phone_copies.BrowserNote(child=child))
+    assert purposes(db, sid) == {"handover_device", "teacher"}
+    assert signals.teacher_read(db, clock.now(), sid, tess).child.name == "Sanne Verzonnen"
+
+
+def test_a_revoked_passkey_or_a_person_switched_off_gets_nothing_new(db, clock, school, staff,
+                                                                    phones):
+    ilse, bram = phones["ilse"][0], phones["bram"][0]
+    passkey_id = db.conn.execute("SELECT passkey_id FROM device_keys WHERE staff_id = ?",
+                                 (ilse,)).fetchone()[0]
+    staff_mod.revoke_passkey(db, clock.now(), staff_id=ilse, passkey_id=passkey_id,
+                             actor="test", school_id=school["id"])
+    assert devicekeys.of_person(db, ilse) == []
+    staff_mod.deactivate(db, clock.now(), school_id=school["id"], staff_id=bram, actor="test")
+    assert devicekeys.of_person(db, bram) == []
+
+
+def test_the_directors_status(db, clock, school, staff, phones):
+    status = devicekeys.school_status(db, school["id"], clock.now())
+    assert status["sealed"] and status["openers"] == 2 and status["missing"] == []
+    staff("Kees Zonderprf", roles=("backup",))
+    status = devicekeys.school_status(db, school["id"], clock.now())
+    assert not status["sealed"] and status["missing"] == ["Kees Zonderprf"]
+
+
+def test_phone_copies_keep_a_signal_alive_and_follow_the_handover_deadline(db, clock, phones,
+                                                                          receive):
+    waiting = receive(reference="W-1")
+    sid, _child = _revealed(db, clock, phones, receive)
+    done = expiry.sweep(db, clock.now())
+    assert done["expired_keyless"] == 0 and signals.get(db, waiting)["state"] == "received"
+    clock.advance(seconds=Deadlines().handover.total_seconds() + 60)
+    expiry.sweep(db, clock.now())
+    assert "handover_device" not in purposes(db, sid)
+
+
+def test_the_server_copy_outlives_a_restore_without_keys_only_as_noise(db, clock, phones,
+                                                                       receive):
+    """The phone entries are wrapped by a server key in keys.db: lose keys.db (a restore) and
+    they are crypto-shredded like every other sealed item."""
+    sid = receive()
+    db.conn.execute("DELETE FROM keys.data_keys WHERE signal_id = ?", (sid,))
+    assert vault.open_entries(db.conn, sid, "receiver_devices") is None

@@ -60,6 +60,9 @@ R = {
                                     director=403, other=404,  # not opened yet → confirmation
                                     operator=403, officer=403),
 }
+# The teacher's phone keys for a note made in the browser (ADR 0013): without a teacher_id, 400.
+R["/inbox/case/<signal_id>/note-keys"] = dict(anon=LOGIN, teacher=403, receiver=400, backup=400,
+                                              director=403, other=404, operator=403, officer=403)
 # Back to a page that answered a POST (issue 12): a GET that only redirects to the case.
 for _rule in ("return", "parent-contact", "told"):
     R[f"/inbox/case/<signal_id>/{_rule}"] = dict(anon=LOGIN, teacher=403, receiver=303,

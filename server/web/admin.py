@@ -6,7 +6,6 @@ Routes only parse forms and call `server.staff`; the rules and audit events live
 """
 from __future__ import annotations
 
-
 from flask import (
     Blueprint,
     Response,
@@ -19,7 +18,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from .. import access, auditlog, schools, stats, traces
+from .. import access, auditlog, devicekeys, schools, stats, traces
 from .. import staff as staff_mod
 from ..clock import iso, local
 from ..dutch import MONTHS, date_time, long_date
@@ -74,7 +73,7 @@ def staff_list():
         people=staff_mod.list_staff(db, me.school_id),
         invites=staff_mod.pending_invites(db, me.school_id, now()),
         warnings=staff_mod.warnings(db, me.school_id), labels=staff_mod.ROLE_LABELS,
-        now_stamp=iso(now()))
+        now_stamp=iso(now()), phones=devicekeys.school_status(db, me.school_id, now()))
 
 
 def _person_or_404(staff_id: int) -> dict:

@@ -19,8 +19,9 @@ from flask import (
     url_for,
 )
 from flask_login import login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 
-from .. import passkeys, schools
+from .. import device_seal, devicekeys, passkeys, schools
 from .. import staff as staff_mod
 from ..clock import iso
 from . import throttle
@@ -28,6 +29,7 @@ from .base import cfg, get_db, limiter, now
 from .confirm import unconfirmed
 from .guards import (
     ASSERT_KEY,
+    PHONE_KEY,
     StaffUser,
     check_origin,
     csrf,
@@ -90,6 +92,26 @@ def _credential_from_request() -> tuple[dict, dict]:
     return body, credential
 
 
+def _phone_key(db, at, body: dict, passkey: dict | None) -> bytes | None:
+    """The phone key the browser derived from this ceremony's PRF output (ADR 0013), registered
+    for the passkey just verified; None if the passkey gave no PRF output. The output itself is
+    never sent: only `device_key`, the public half, or `prf: false`."""
+    if passkey is None:
+        return None
+    raw = body.get("device_key")
+    if raw is None:
+        if body.get("prf") is False:
+            devicekeys.mark_prf(db, passkey["id"], False)
+        return None
+    try:
+        key = device_seal.public_key(device_seal.unb64(raw))
+    except device_seal.BadEntry:
+        log.info("passkey ceremony: malformed phone key ignored")
+        return None
+    devicekeys.register(db, at, passkey, key)
+    return key
+
+
 def _refuse(exc: passkeys.Refused, status: int = 400):
     # The reason goes to the log as a short code (no names, no ids); the client gets one message.
     log.info("passkey ceremony refused: %s", exc)
@@ -143,7 +165,12 @@ def login_verify():
     person = staff_mod.get(db, passkey["staff_id"])
     _start_session(person)
     nxt = safe_next(body.get("next") if isinstance(body.get("next"), str) else None)
-    return jsonify({"ok": True, "redirect": nxt or landing_for(person["roles"])})
+    # A login cannot ask the PRF question (who logs in is known only after it): the page asks
+    # once more, for this passkey, when its phone key is not known yet (static/js/passkey.js).
+    answer = {"ok": True, "redirect": nxt or landing_for(person["roles"])}
+    if devicekeys.needs_phone_key(db, passkey):
+        answer.update(phone_key_needed=True, csrf=generate_csrf())  # the new session's token
+    return jsonify(answer)
 
 
 @bp.post("/logout")
@@ -182,7 +209,8 @@ def invite_options(token):
     exclude = staff_mod.passkeys_of(db, invite["staff_id"]) if invite["staff_id"] else ()
     return _registration_response(db, now(), user_handle=invite["user_handle"],
                                  display_name=invite["display_name"], purpose="register",
-                                 invite_id=invite["id"], exclude=exclude)
+                                 invite_id=invite["id"], exclude=exclude,
+                                 prf_salt=devicekeys.prf_salt(invite["user_handle"]))
 
 
 @bp.post("/invite/<token>/verify")
@@ -207,6 +235,7 @@ def invite_verify(token):
         return _refused_attempt(exc, credential, 400)
     except staff_mod.StaffError as exc:
         return jsonify({"error": str(exc)}), 409
+    _phone_key(db, at, body, staff_mod.passkey_by_credential_id(db, verified.credential_id))
     _start_session(person)
     return jsonify({"ok": True, "redirect": landing_for(person["roles"])})
 
@@ -226,7 +255,10 @@ def step_up():
 def step_up_options():
     db = get_db()
     me = current_staff()
-    return _assertion_response(db, now(), "step_up", staff_id=me.id, allow=staff_mod.passkeys_of(db, me.id))
+    return _json(passkeys.assertion_options(
+        db, now(), "step_up", rp_id=cfg().rp_id, staff_id=me.id,
+        allow=staff_mod.passkeys_of(db, me.id),
+        prf_salt=devicekeys.prf_salt(staff_mod.get(db, me.id)["user_handle"])))
 
 
 @bp.post("/step-up/verify")
@@ -236,10 +268,16 @@ def step_up_verify():
     db, at, me = get_db(), now(), current_staff()
     try:
         body, credential = _credential_from_request()
-        passkeys.verify_assertion(db, at, credential, "step_up", staff_id=me.id, **_rp())
+        passkey = passkeys.verify_assertion(db, at, credential, "step_up", staff_id=me.id,
+                                            **_rp())
     except passkeys.Refused as exc:
         return _refuse(exc, 401)
+    phone = _phone_key(db, at, body, passkey)
     session[ASSERT_KEY] = iso(at)
+    if phone:  # which phone proved itself: only its sealed copies may be handed out
+        session[PHONE_KEY] = device_seal.b64(phone)
+    else:
+        session.pop(PHONE_KEY, None)
     nxt = safe_next(body.get("next") if isinstance(body.get("next"), str) else None)
     return jsonify({"ok": True, "redirect": nxt or landing_for(me.roles)})
 
@@ -296,7 +334,8 @@ def passkey_add_options():
     person = staff_mod.get(db, me.id)
     return _registration_response(db, now(), user_handle=person["user_handle"],
                                  display_name=person["display_name"], purpose="add_passkey",
-                                 staff_id=me.id, exclude=staff_mod.passkeys_of(db, me.id))
+                                 staff_id=me.id, exclude=staff_mod.passkeys_of(db, me.id),
+                                 prf_salt=devicekeys.prf_salt(person["user_handle"]))
 
 
 @bp.post("/passkeys/verify")
@@ -317,6 +356,7 @@ def passkey_add_verify():
         return _refuse(exc)
     except staff_mod.StaffError as exc:
         return jsonify({"error": str(exc)}), 409
+    _phone_key(db, at, body, staff_mod.passkey_by_credential_id(db, verified.credential_id))
     flash("Je nieuwe passkey is toegevoegd.")
     return jsonify({"ok": True, "redirect": url_for("auth.passkeys")})
 

@@ -120,6 +120,25 @@ def assertion_is_fresh() -> bool:
     return timedelta(0) <= now() - made <= STEP_UP_WINDOW
 
 
+#: The phone public key (base64url) the last passkey assertion of this session proved, by the
+#: PRF output its browser derived it from (ADR 0013). Set with ASSERT_KEY, cleared with it.
+PHONE_KEY = "hwc_assert_phone"
+
+
+def proved_phone(claimed: str | None) -> bytes | None:
+    """The phone key of this session's fresh assertion, if the page names the same one (`claimed`,
+    sent by the script that holds its private key): only then may a phone-sealed copy be handed
+    out — a page that could not decrypt it must not spend a view-once."""
+    from ..device_seal import BadEntry, unb64
+    mine = session.get(PHONE_KEY)
+    if not mine or not claimed or claimed != mine or not assertion_is_fresh():
+        return None
+    try:
+        return unb64(mine)
+    except BadEntry:
+        return None
+
+
 def step_up_url(target: str | None = None) -> str:
     if target is None:
         target = request.full_path.rstrip("?") if request.method == "GET" else request.path

@@ -5,14 +5,20 @@ ever on the response to the reveal POST (never a GET), which is `no-store` like 
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+import json
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from .. import (
     access,
     auditlog,
     casework,
+    device_seal,
+    devicekeys,
     inbox_view,
+    intake,
     note_rules,
+    phone_copies,
     schools,
     signals,
     tasks,
@@ -24,7 +30,13 @@ from ..db import write
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
 from .confirm import unconfirmed
-from .guards import assertion_is_fresh, current_staff, role_required, step_up_required
+from .guards import (
+    assertion_is_fresh,
+    current_staff,
+    proved_phone,
+    role_required,
+    step_up_required,
+)
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -52,15 +64,37 @@ def _teachers(school_id: int) -> list[dict]:
     return staff_mod.teachers(get_db(), school_id)
 
 
-def _chosen_teacher() -> int:
+def _chosen_teacher(source=None) -> int:
     """The teacher picked in the form: an active teacher of this school, else 400."""
     try:
-        teacher_id = int(request.form.get("teacher_id", ""))
+        teacher_id = int((source or request.form).get("teacher_id", ""))
     except ValueError:
         abort(400)
     if teacher_id not in {t["id"] for t in _teachers(current_staff().school_id)}:
         abort(400)
     return teacher_id
+
+
+#: A school's teacher has a phone or two; a note sealed to more is not from our page.
+MAX_NOTE_ENTRIES = 20
+
+
+def _browser_note() -> phone_copies.BrowserNote | None:
+    """The note the receiver's browser made (the hand-over is on their phone), or None: sealed
+    entries for the teacher's phones, or the one line for a teacher without such a phone."""
+    sealed, line = request.form.get("note_sealed", ""), request.form.get("note_line", "")
+    if not sealed and not line:
+        return None
+    try:
+        if sealed:
+            entries = json.loads(sealed)
+            if not isinstance(entries, list) or not 0 < len(entries) <= MAX_NOTE_ENTRIES:
+                abort(400)
+            return phone_copies.BrowserNote(entries=tuple(device_seal.check_entry(e) for e in entries))
+        name, birth = intake.note_line(json.loads(line), now().date())
+    except (ValueError, device_seal.BadEntry, intake.Invalid):
+        abort(400)
+    return phone_copies.BrowserNote(child=signals.Child(name=name, birth_date=birth.isoformat()))
 
 
 def _name_of(staff_id: int | None) -> str:
@@ -130,21 +164,55 @@ def reveal(signal_id: str):
     picker = teacher_picker.pick(
         [t for t in _teachers(school["id"]) if t["id"] != me.id])  # not to oneself
     after_tips = tips.tips_for("receiver_after", school["type"])
+    phone = proved_phone(request.form.get("phone"))
     try:
         # The view and its line in the director's log are one commit: a log that cannot be
         # written must not leave a burnt view that was never shown.
         with write(get_db()):
-            shown = signals.reveal(get_db(), moment, signal_id, me.id)
+            shown = signals.reveal(get_db(), moment, signal_id, me.id, phone)
             auditlog.signal_event(get_db(), moment, row["school_id"], me.id, "signal.opened",
                                   row["received_at"])
     except signals.WrongState as exc:
         return _already_opened(exc.row or row)
     except signals.Unreadable:
         return render_template("inbox/gone.html"), 410
+    except phone_copies.NotForThisPhone:  # nothing changed: the view is not spent
+        return render_template("inbox/not_for_this_phone.html", row=row), 403
     return render_template(
-        "inbox/reveal.html", row=shown.signal, child=shown.child,
-        birth=long_date(shown.child.birth_date), school=school, teachers=picker["teachers"],
-        picker=picker, tips=after_tips)
+        "inbox/reveal.html", row=shown.signal, child=shown.child, sealed=shown.sealed,
+        aad=device_seal.aad(signal_id).decode(),
+        birth=long_date(shown.child.birth_date) if shown.child else "", school=school,
+        teachers=picker["teachers"], picker=picker, tips=after_tips)
+
+
+@bp.get("/case/<signal_id>/note-keys")
+@role_required("receiver", "backup")
+def note_keys(signal_id: str):
+    """What the browser needs to make the teacher's note itself (ADR 0013): whether the
+    hand-over is on the opener's phone, and the teacher's phone keys (public; no name)."""
+    _school_signal(signal_id)
+    teacher_id = _chosen_teacher(request.args)
+    return jsonify({"on_phone": phone_copies.handover_is_on_phone(get_db(), signal_id),
+                    "keys": [device_seal.b64(k)
+                             for k in devicekeys.of_person(get_db(), teacher_id)],
+                    "aad": device_seal.aad(signal_id).decode()})
+
+
+@bp.post("/case/<signal_id>/handover")
+@role_required("receiver", "backup")
+@step_up_required
+def handover(signal_id: str):
+    """The opener's phone-sealed hand-over, to the phone that just proved itself and opened the
+    signal, so its browser can make a note for a teacher. Changes nothing; closed to the
+    server, and useless to any other phone."""
+    _school_signal(signal_id)
+    body = request.get_json(silent=True) or {}
+    phone = proved_phone(body.get("phone") if isinstance(body, dict) else None)
+    entry = phone_copies.handover_on_phone(get_db(), signal_id)
+    if entry is None or phone is None or entry["pub"] != device_seal.b64(phone):
+        return jsonify({"error": "Dit kan alleen op de telefoon waarmee je het signaal "
+                                 "opende. Vertel het de leerkracht anders zelf."}), 403
+    return jsonify({"entry": entry, "aad": device_seal.aad(signal_id).decode()})
 
 
 @bp.get("/case/<signal_id>")
@@ -189,6 +257,9 @@ def _act(signal_id: str, action, log: str | None = None, other: int | None = Non
                                       log, row["received_at"], other)
     except signals.HandoverGone:
         return redirect(url_for("inbox.case", signal_id=signal_id, gone=1))
+    except phone_copies.NoteRefused:  # the teacher's phones changed meanwhile: nothing sent
+        return render_template("inbox/note_again.html", signal_id=signal_id,
+                               school=_school()), 409
     except note_rules.AlreadyKnows:  # a stale or hand-made form: they read the name already
         return render_template("inbox/already_knows.html", signal_id=signal_id,
                                school=_school()), 409
@@ -204,11 +275,12 @@ def _act(signal_id: str, action, log: str | None = None, other: int | None = Non
 def assign(signal_id: str):
     teacher_id = _chosen_teacher()
     agreed = request.form.get("pupil_agreed") == "1"  # VO: the pupil wants the mentor to know
+    note = _browser_note()
 
     def act():
         if agreed:
             casework.pupil_agreed(get_db(), signal_id)
-        signals.assign_teacher(get_db(), now(), signal_id, teacher_id, deadlines())
+        signals.assign_teacher(get_db(), now(), signal_id, teacher_id, deadlines(), note)
     done = _act(signal_id, act, "signal.assigned", teacher_id)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
@@ -217,8 +289,10 @@ def assign(signal_id: str):
 @role_required("receiver", "backup")
 def reassign(signal_id: str):
     teacher_id = _chosen_teacher()
+    note = _browser_note()
     done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id,
-                                                   deadlines()), "signal.assigned", teacher_id)
+                                                         deadlines(), note),
+                "signal.assigned", teacher_id)
     return done or redirect(url_for("inbox.case", signal_id=signal_id, done="assigned"))
 
 

@@ -3,12 +3,18 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .. import auditlog, casework, inbox_view, schools, signals, tips
+from .. import auditlog, casework, device_seal, inbox_view, phone_copies, schools, signals, tips
 from .. import staff as staff_mod
 from ..db import write
 from ..dutch import long_date, when
 from .base import get_db, now
-from .guards import assertion_is_fresh, current_staff, role_required, step_up_required
+from .guards import (
+    assertion_is_fresh,
+    current_staff,
+    proved_phone,
+    role_required,
+    step_up_required,
+)
 
 bp = Blueprint("teacher", __name__, url_prefix="/notes")
 
@@ -65,16 +71,22 @@ def read(signal_id: str):
     note_tips = tips.tips_for("teacher", school["type"])
     before = signals.get(get_db(), signal_id) if _mine(signal_id, me.id) else {}
     sender = staff_mod.display_name(get_db(), before.get("opened_by"))
+    phone = proved_phone(request.form.get("phone"))
     try:
         with write(get_db()):  # the read and its log line: one commit (see inbox.reveal)
-            child = signals.teacher_read(get_db(), now(), signal_id, me.id)
+            shown = signals.teacher_read(get_db(), now(), signal_id, me.id, phone)
             auditlog.signal_event(get_db(), now(), me.school_id, me.id, "signal.read",
                                   before["received_at"])
     except signals.NotFound:
         abort(404)
     except signals.WrongState:
         return render_template("teacher/gone.html"), 410
-    return render_template("teacher/note.html", child=child, birth=long_date(child.birth_date),
+    except phone_copies.NotForThisPhone:  # nothing changed: the note can still be read
+        return render_template("teacher/not_for_this_phone.html"), 403
+    child = shown.child
+    return render_template("teacher/note.html", child=child, sealed=shown.sealed,
+                           aad=device_seal.aad(signal_id).decode(),
+                           birth=long_date(child.birth_date) if child else "",
                            tips=note_tips, school=school, sender=sender,
                            pupil_agreed=bool(before.get("pupil_agreed")))
 

@@ -3,7 +3,13 @@
  *   data-passkey="register" data-options-url data-verify-url [data-name-input]
  *   data-passkey="login"    data-options-url data-verify-url [data-next]
  *   data-passkey="assert"   data-options-url data-verify-url [data-next] [data-then-submit]  (step-up)
+ *                           [data-sealed-form]  (post that form by fetch and open its answer here)
  * Every POST carries the CSRF token from <meta name="csrf-token"> (window.HwC, common.js).
+ *
+ * The PRF extension (ADR 0013): where the server's options ask for it, the passkey's PRF output
+ * becomes this phone's key pair (sealed.js, loaded before this file); only the public key is
+ * sent (`device_key`). The output itself is stripped from every credential sent to the server
+ * and kept nowhere but this page's memory.
  */
 (() => {
   "use strict";
@@ -28,17 +34,50 @@
   const descriptors = (list) => (list || []).map((d) => (
     {type: d.type, id: b64urlToBuf(d.id), transports: d.transports}));
 
+  const phoneApi = () => window.HwCPhone && window.HwCPhone.available() ? window.HwCPhone : null;
+
+  const prfSalt = (o) => {
+    const prf = o.extensions && o.extensions.prf;
+    if (prf && prf.eval && typeof prf.eval.first === "string") {
+      if (phoneApi()) { prf.eval.first = b64urlToBuf(prf.eval.first); } else { delete o.extensions.prf; }
+    }
+  };
+
   const creationOptions = (o) => {
     o.challenge = b64urlToBuf(o.challenge);
     o.user.id = b64urlToBuf(o.user.id);
     o.excludeCredentials = descriptors(o.excludeCredentials);
+    prfSalt(o);
     return o;
   };
 
   const requestOptions = (o) => {
     o.challenge = b64urlToBuf(o.challenge);
     o.allowCredentials = descriptors(o.allowCredentials);
+    prfSalt(o);
     return o;
+  };
+
+  /** What the server may know of the extensions: never the PRF output (nor that it exists). */
+  const publicExtensions = (cred) => {
+    const all = cred.getClientExtensionResults ? cred.getClientExtensionResults() : {};
+    const out = {};
+    Object.keys(all).forEach((k) => { if (k !== "prf") { out[k] = all[k]; } });
+    return out;
+  };
+
+  /** This ceremony's phone key: derived from the PRF output if the passkey gave one. Returns
+   * {phone, fields} where fields go into the verify body (the public key, or prf: false). */
+  const phoneOf = async (cred, asked) => {
+    const ext = cred.getClientExtensionResults ? cred.getClientExtensionResults() : {};
+    const first = ext.prf && ext.prf.results && ext.prf.results.first;
+    if (first && phoneApi()) {
+      const phone = await phoneApi().fromPrf(first);
+      return {phone, fields: {device_key: phone.publicB64}};
+    }
+    // Asked, and the passkey said it cannot (no PRF at all): the server stops asking at login.
+    const cannot = asked && !(ext.prf && ext.prf.enabled);
+    return {phone: null, fields: cannot ? {prf: false} : {}};
   };
 
   const attestationJSON = (cred) => {
@@ -46,7 +85,7 @@
     return {
       id: cred.id, rawId: bytesToB64url(cred.rawId), type: cred.type,
       authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      clientExtensionResults: publicExtensions(cred),
       response: {
         clientDataJSON: bytesToB64url(r.clientDataJSON),
         attestationObject: bytesToB64url(r.attestationObject),
@@ -60,7 +99,7 @@
     return {
       id: cred.id, rawId: bytesToB64url(cred.rawId), type: cred.type,
       authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      clientExtensionResults: publicExtensions(cred),
       response: {
         clientDataJSON: bytesToB64url(r.clientDataJSON),
         authenticatorData: bytesToB64url(r.authenticatorData),
@@ -93,12 +132,44 @@
     const nameInput = btn.dataset.nameInput ? document.getElementById(btn.dataset.nameInput) : null;
     status("Even geduld…");
     const opts = await postJSON(btn.dataset.optionsUrl);
+    const asked = !!(opts.extensions && opts.extensions.prf);
     const cred = await navigator.credentials.create({publicKey: creationOptions(opts)});
-    const data = await postJSON(btn.dataset.verifyUrl, {
+    const {fields} = await phoneOf(cred, asked);
+    const data = await postJSON(btn.dataset.verifyUrl, Object.assign({
       credential: attestationJSON(cred), name: nameInput ? nameInput.value : ""
-    });
+    }, fields));
     status("Gelukt.");
     window.location.assign(data.redirect || "/");
+  };
+
+  /** One step-up ceremony (options, passkey, verify), PRF included; returns this phone's key
+   * pair or null. Used by the buttons below and by sealed.js (a note from the case page). */
+  const stepUp = async (optionsUrl, verifyUrl, extra) => {
+    const opts = await postJSON(optionsUrl);
+    const asked = !!(opts.extensions && opts.extensions.prf);
+    const cred = await navigator.credentials.get({publicKey: requestOptions(opts)});
+    const {phone, fields} = await phoneOf(cred, asked);
+    const data = await postJSON(verifyUrl, Object.assign({credential: assertionJSON(cred)},
+      fields, extra || {}));
+    return {phone, data};
+  };
+
+  /** After a login: the login could not ask the PRF question (the person was unknown), so ask
+   * once for this phone's key when the server does not know it yet. A refusal is no failure. */
+  const registerPhoneAfterLogin = async (btn, csrf) => {
+    if (!btn.dataset.stepUpOptionsUrl || !phoneApi() || !csrf) { return; }
+    // The login began a new session, with a new CSRF token (sent with the login's answer).
+    let meta = document.querySelector('meta[name="csrf-token"]');
+    if (!meta) {
+      meta = document.createElement("meta");
+      meta.setAttribute("name", "csrf-token");
+      document.head.appendChild(meta);
+    }
+    meta.setAttribute("content", csrf);
+    status("Nog één keer bevestigen: zo kan deze telefoon signalen openen die alleen hij kan lezen.");
+    try {
+      await stepUp(btn.dataset.stepUpOptionsUrl, btn.dataset.stepUpVerifyUrl);
+    } catch (err) { /* the login itself succeeded; the next login asks again */ }
   };
 
   const assert = async (btn, mediation) => {
@@ -113,13 +184,20 @@
       req.mediation = mediation;
       req.signal = ctrl.signal;
     }
+    const asked = !!(opts.extensions && opts.extensions.prf);
     const cred = await navigator.credentials.get(req);
     if (!cred) { return; }
     if (ctrl && conditional === ctrl) { conditional = null; }
-    const data = await postJSON(btn.dataset.verifyUrl, {
+    const {phone, fields} = await phoneOf(cred, asked);
+    const data = await postJSON(btn.dataset.verifyUrl, Object.assign({
       credential: assertionJSON(cred), next: btn.dataset.next || ""
-    });
+    }, fields));
+    if (data.phone_key_needed) { await registerPhoneAfterLogin(btn, data.csrf); }
     status("Gelukt.");
+    // The view-once buttons: the answer is opened in this page, with this phone's key.
+    const sealedForm = btn.dataset.sealedForm && document.getElementById(btn.dataset.sealedForm);
+    if (sealedForm && phoneApi()) { await phoneApi().submitSealed(sealedForm, phone); return; }
+    if (sealedForm) { sealedForm.submit(); return; }
     // A step-up in front of a form (data-then-submit="form-id"): send that form now, so the
     // person does not have to press its button a second time.
     const form = btn.dataset.thenSubmit && document.getElementById(btn.dataset.thenSubmit);
@@ -144,6 +222,11 @@
   };
 
   document.querySelectorAll("[data-passkey]").forEach(wire);
+
+  window.HwCPasskey = Object.freeze({
+    /** A step-up for sealed.js (a note made on the case page); returns the phone key or null. */
+    stepUp: async (optionsUrl, verifyUrl) => (await stepUp(optionsUrl, verifyUrl)).phone
+  });
 
   // Passkey autofill (conditional mediation) on the login page, where the browser supports it.
   const loginBtn = document.querySelector('[data-passkey="login"]');

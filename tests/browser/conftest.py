@@ -11,7 +11,8 @@ Fixtures:
 - `person` — factory: `person(name)` opens a new browser context with its own virtual
   authenticator (ctap2, internal, resident keys, user verification) and returns a `Person` with
   `.page`, `.enrol(link)`, `.login()` (button), `.login_autofill()` (conditional
-  mediation), `.logout()`, `.credentials()`.
+  mediation), `.logout()`, `.credentials()`. `person(name, prf=True)`: a phone whose passkey
+  has the PRF extension (ADR 0013).
 """
 from __future__ import annotations
 
@@ -120,7 +121,7 @@ def browser(chromium_path):
 class Person:
     """One person on their own device: a browser context with a virtual platform authenticator."""
 
-    def __init__(self, browser, base_url: str, name: str = ""):
+    def __init__(self, browser, base_url: str, name: str = "", prf: bool = False):
         self.name = name
         self.base_url = base_url
         self.context = browser.new_context(base_url=base_url, locale="nl-NL")
@@ -131,7 +132,7 @@ class Person:
         self.authenticator_id = self.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
             "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
             "hasUserVerification": True, "isUserVerified": True,
-            "automaticPresenceSimulation": True}})["authenticatorId"]
+            "automaticPresenceSimulation": True, "hasPrf": prf}})["authenticatorId"]
         self.console_errors: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
 
@@ -179,8 +180,8 @@ class Person:
 def person(browser, live_server):
     people: list[Person] = []
 
-    def _person(name: str = "") -> Person:
-        p = Person(browser, live_server.base_url, name)
+    def _person(name: str = "", prf: bool = False) -> Person:
+        p = Person(browser, live_server.base_url, name, prf)
         people.append(p)
         return p
 

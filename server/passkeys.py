@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import base64
 import functools
 import hmac
 import json
@@ -33,15 +34,22 @@ def _wa() -> SimpleNamespace:
     """py_webauthn, loaded at the first ceremony rather than at start: with its CBOR and
     OpenSSL bindings it is ~14 MiB of the server's memory, which a server that nobody logs in to
     overnight need not hold."""
-    from webauthn import (generate_authentication_options, generate_registration_options,
-                          options_to_json, verify_authentication_response,
-                          verify_registration_response)
+    from webauthn import (
+        generate_authentication_options,
+        generate_registration_options,
+        options_to_json,
+        verify_authentication_response,
+        verify_registration_response,
+    )
     from webauthn.helpers import base64url_to_bytes
     from webauthn.helpers.cose import COSEAlgorithmIdentifier as Alg
-    from webauthn.helpers.structs import (AttestationConveyancePreference,
-                                          AuthenticatorSelectionCriteria,
-                                          PublicKeyCredentialDescriptor, ResidentKeyRequirement,
-                                          UserVerificationRequirement)
+    from webauthn.helpers.structs import (
+        AttestationConveyancePreference,
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
     return SimpleNamespace(
         generate_authentication_options=generate_authentication_options,
         generate_registration_options=generate_registration_options,
@@ -174,8 +182,21 @@ def verify_registration(db, at: datetime, credential: dict, purpose: str, *, rp_
         raise Refused(type(exc).__name__) from None
 
 
+def _with_prf(options_json: str, prf_salt: bytes | None) -> str:
+    """Ask the passkey for its PRF output under the person's salt (py_webauthn has no field for
+    the extension). The output stays in the browser; only a public key derived from it is sent
+    back (ADR 0013)."""
+    if prf_salt is None:
+        return options_json
+    options = json.loads(options_json)
+    options.setdefault("extensions", {})["prf"] = {
+        "eval": {"first": base64.urlsafe_b64encode(prf_salt).rstrip(b"=").decode()}}
+    return json.dumps(options)
+
+
 def registration_options(db, at, *, rp_id: str, user_handle: bytes, display_name: str, purpose: str,
-                          invite_id=None, staff_id=None, exclude=()) -> str:
+                          invite_id=None, staff_id=None, exclude=(),
+                          prf_salt: bytes | None = None) -> str:
     challenge = issue_challenge(db, at, purpose, invite_id=invite_id, staff_id=staff_id)
     options = _wa().generate_registration_options(
         rp_id=rp_id, rp_name="HwC Inbox", user_id=user_handle, user_name=display_name,
@@ -187,14 +208,15 @@ def registration_options(db, at, *, rp_id: str, user_handle: bytes, display_name
         exclude_credentials=[_wa().PublicKeyCredentialDescriptor(id=p["credential_id"])
                              for p in exclude],
         supported_pub_key_algs=_wa().ALGORITHMS)
-    return _wa().options_to_json(options)
+    return _with_prf(_wa().options_to_json(options), prf_salt)
 
 
-def assertion_options(db, at, purpose: str, *, rp_id: str, staff_id=None, allow=()) -> str:
+def assertion_options(db, at, purpose: str, *, rp_id: str, staff_id=None, allow=(),
+                      prf_salt: bytes | None = None) -> str:
     challenge = issue_challenge(db, at, purpose, staff_id=staff_id)
     options = _wa().generate_authentication_options(
         rp_id=rp_id, challenge=challenge, timeout=120000,
         allow_credentials=[_wa().PublicKeyCredentialDescriptor(id=p["credential_id"])
                            for p in allow],
         user_verification=_wa().UserVerificationRequirement.REQUIRED)
-    return _wa().options_to_json(options)
+    return _with_prf(_wa().options_to_json(options), prf_salt)

@@ -61,12 +61,17 @@ def aad(signal_id: str) -> bytes:
 
 
 def public_key(raw: bytes) -> bytes:
-    """Check that `raw` is an X25519 public key a phone could hold; return it. BadEntry if not."""
+    """Check that `raw` is an X25519 public key a phone could hold; return it. BadEntry if not.
+
+    A low-order point (0, 1, p-1, the points of order 8) gives no shared secret: stored, it
+    would make every later seal to it fail — and with it every intake of the school. A trial
+    exchange refuses them all."""
     if not isinstance(raw, bytes) or len(raw) != KEY_BYTES:
         raise BadEntry("a device key is 32 bytes")
-    X25519PublicKey.from_public_bytes(raw)
-    if raw == bytes(KEY_BYTES):
-        raise BadEntry("the all-zero point is no key")
+    try:
+        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(raw))
+    except ValueError:
+        raise BadEntry("a low-order point is no key") from None
     return raw
 
 

@@ -10,6 +10,7 @@ the phone's output specific to this product and person (`prf_salt`). No Flask he
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from datetime import datetime
 
 from . import device_seal
@@ -41,19 +42,28 @@ def needs_phone_key(db, passkey: dict) -> bool:
     return passkey.get("prf") != 0 and of_passkey(db, passkey["id"]) is None
 
 
+class KeyRefused(ValueError):
+    """A phone key that cannot be this passkey's: a different one than it gave before (the PRF
+    output of a passkey under the person's salt never changes), or one another passkey holds."""
+
+
 def register(db, now: datetime, passkey: dict, public_key: bytes) -> int:
     """Remember the public key a phone derived for this (just verified) passkey; returns its
-    id. A different key for the same passkey replaces the old one (copies sealed to the old
-    one stay closed to this phone; the other phones of the school still open them)."""
+    id. Never replaced: copies sealed to the first would silently become unopenable, and a key
+    copied from a colleague (a teacher's keys are public to receivers) must not be taken on."""
     key = device_seal.public_key(public_key)
     with write(db):
+        known = of_passkey(db, passkey["id"])
+        if known is not None and known != key:
+            raise KeyRefused("this passkey gave another phone key before")
+        if known is None:
+            try:
+                db.conn.execute(
+                    "INSERT INTO device_keys (passkey_id, staff_id, public_key, created_at)"
+                    " VALUES (?, ?, ?, ?)", (passkey["id"], passkey["staff_id"], key, iso(now)))
+            except sqlite3.IntegrityError:
+                raise KeyRefused("another passkey holds this phone key") from None
         db.conn.execute("UPDATE passkeys SET prf = 1 WHERE id = ?", (passkey["id"],))
-        db.conn.execute(
-            "INSERT INTO device_keys (passkey_id, staff_id, public_key, created_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (passkey_id) DO UPDATE SET"
-            " public_key = excluded.public_key, created_at = excluded.created_at"
-            " WHERE device_keys.public_key != excluded.public_key",
-            (passkey["id"], passkey["staff_id"], key, iso(now)))
         return db.conn.execute("SELECT id FROM device_keys WHERE passkey_id = ?",
                                (passkey["id"],)).fetchone()[0]
 
@@ -76,6 +86,15 @@ def _usable(db, where: str, args) -> list[dict]:
 
 def of_person(db, staff_id: int) -> list[bytes]:
     return [r["public_key"] for r in _usable(db, "d.staff_id = ?", (staff_id,))]
+
+
+def opener_keys(db, school_id: int) -> list[bytes]:
+    """The live phone keys of the school's active receivers and backups."""
+    people = {r["id"] for role in OPENING_ROLES for r in staff_mod.with_role(db, school_id, role)}
+    if not people:
+        return []
+    return [r["public_key"] for r in _usable(
+        db, f"d.staff_id IN ({','.join('?' * len(people))})", sorted(people))]
 
 
 def openers(db, school_id: int, now: datetime) -> tuple[list[bytes], bool]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import signals, traces, vault
+from . import phone_copies, signals, traces, vault
 from .clock import iso
 from .db import write
 from .deadlines import Deadlines
@@ -30,6 +30,8 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
             " WHERE k.sealed_id IS NULL")]
         for sealed_id in orphans:
             db.conn.execute("DELETE FROM main.sealed WHERE id = ?", (sealed_id,))
+        #    Likewise a copy sealed only to phones that are gone (ADR 0013).
+        done["phone_copies_dropped"] = phone_copies.drop_unopenable(db)
         cur = db.conn.execute(
             "UPDATE signals SET state = 'expired', closed_at = ?, updated_at = ?"
             " WHERE (state = 'received' AND NOT EXISTS (SELECT 1 FROM sealed x WHERE"
@@ -54,8 +56,9 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
         # 3. The receiver's hand-over copy lives at most `handover` after the reveal.
         due = [r["signal_id"] for r in db.query(
             "SELECT s.signal_id FROM sealed s JOIN signals g ON g.id = s.signal_id"
-            " WHERE s.purpose IN ('handover', 'handover_device') AND ((g.handover_until IS NULL"
-            " AND g.opened_at <= ?) OR g.handover_until <= ?)",
+            " WHERE (s.purpose = 'handover' OR (s.purpose = 'handover_device'"
+            "        AND g.state != 'teacher_assigned'))"
+            " AND ((g.handover_until IS NULL AND g.opened_at <= ?) OR g.handover_until <= ?)",
             (iso(now - deadlines.handover), stamp))]
         for signal_id in due:
             vault.shred(db.conn, signal_id, "handover")

@@ -39,8 +39,13 @@ def entry_for(entries: list[dict] | None, phone: bytes | None) -> dict | None:
     return next((e for e in entries if e.get("pub") == mine), None)
 
 
-def handover_is_on_phone(db, signal_id: str) -> bool:
-    return vault.has_sealed(db.conn, signal_id, "handover_device")
+def note_needs_browser(db, row: dict) -> bool:
+    """Whether a note for (another) teacher must be made by the opener's browser: a first note
+    when the hand-over is on the phone, a new one when the note itself is phone-sealed (a
+    server-sealed note just goes to the new teacher, as before)."""
+    if row["state"] == "teacher_assigned":
+        return vault.has_sealed(db.conn, row["id"], "teacher_devices")
+    return vault.has_sealed(db.conn, row["id"], "handover_device")
 
 
 def handover_on_phone(db, signal_id: str) -> dict | None:
@@ -67,3 +72,31 @@ def seal_note(db, signal_id: str, teacher_id: int, note: BrowserNote | None, sta
         vault.seal(db.conn, signal_id, "teacher", note.child.to_bytes(), stamp)
     else:
         raise NoteRefused("this teacher has no phone key: the note must be the one line")
+
+
+def drop_unopenable(db) -> int:
+    """After a phone key went (a passkey revoked, a person switched off, a role taken away):
+    drop the phone copies that no live key of someone allowed can open any more — a waiting
+    signal sealed only to a lost phone, a note only to a teacher's revoked one. The sweep then
+    ends their signals at once (told to the municipality, a trace for the school), instead of
+    letting them wait a week unopenable. Cheap when nothing was lost: one indexed read."""
+    if db.conn.execute("SELECT 1 FROM device_key_losses LIMIT 1").fetchone() is None:
+        return 0
+    db.conn.execute("DELETE FROM device_key_losses")
+    live: dict[tuple, set[str]] = {}
+    dropped = 0
+    for signal_id, school_id, state, teacher_id in db.conn.execute(
+            "SELECT g.id, g.school_id, g.state, g.teacher_id FROM signals g JOIN sealed s"
+            " ON s.signal_id = g.id WHERE (g.state = 'received' AND s.purpose = 'receiver_devices')"
+            " OR (g.state = 'teacher_assigned' AND s.purpose = 'teacher_devices')").fetchall():
+        purpose = "receiver_devices" if state == "received" else "teacher_devices"
+        whose = ("school", school_id) if state == "received" else ("teacher", teacher_id)
+        if whose not in live:
+            keys = (devicekeys.opener_keys(db, school_id) if state == "received"
+                    else devicekeys.of_person(db, teacher_id))
+            live[whose] = {device_seal.b64(k) for k in keys}
+        pubs = {e.get("pub") for e in vault.open_entries(db.conn, signal_id, purpose) or []}
+        if not pubs & live[whose]:
+            vault.shred(db.conn, signal_id, purpose)
+            dropped += 1
+    return dropped

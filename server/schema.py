@@ -398,10 +398,15 @@ MIGRATIONS: list[tuple[str, str]] = [
             id INTEGER PRIMARY KEY,
             passkey_id INTEGER NOT NULL UNIQUE REFERENCES passkeys(id) ON DELETE CASCADE,
             staff_id INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
-            public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+            public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32),
             created_at TEXT NOT NULL
         );
         CREATE INDEX main.device_keys_staff ON device_keys(staff_id);
+        CREATE TABLE main.device_key_losses (id INTEGER PRIMARY KEY);
+        CREATE TRIGGER main.device_keys_lost AFTER DELETE ON device_keys
+            BEGIN INSERT INTO device_key_losses (id) VALUES (NULL); END;
+        CREATE TRIGGER main.device_keys_role_lost AFTER DELETE ON staff_roles
+            BEGIN INSERT INTO device_key_losses (id) VALUES (NULL); END;
         CREATE TRIGGER main.device_keys_passkey_revoked AFTER UPDATE OF revoked_at ON passkeys
             WHEN NEW.revoked_at IS NOT NULL
             BEGIN DELETE FROM device_keys WHERE passkey_id = NEW.id; END;

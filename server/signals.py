@@ -172,16 +172,30 @@ def _note_expiry(db, school_id: int, now: datetime, deadlines: "Deadlines") -> s
     return iso(note_deadline(now, schools.holidays(db, school_id), deadlines.note_unread_expiry))
 
 
+def _seal_to_phones(signal_id: str, child: Child, phones: list[bytes],
+                    server_copy: bool) -> tuple[list[dict], bool]:
+    """One entry per phone; a phone key that cannot be sealed to (it was checked when stored,
+    so only a damaged row) is left out and the server keeps its copy, so the signal still
+    arrives and can be opened."""
+    entries = []
+    for key in phones:
+        try:
+            entries.append(device_seal.seal(key, child.to_bytes(), device_seal.aad(signal_id)))
+        except ValueError:
+            server_copy = True
+    return entries, server_copy
+
+
 def receive(db, now: datetime, *, municipality_id: int, school_id: int, reference: str,
             child: Child, deadlines: "Deadlines | None" = None) -> tuple[dict, bool]:
     """Store a new signal sealed, or recognise an idempotent retry. Returns (row, created)."""
     deadlines = deadlines or Deadlines()
     content = _intake_bytes(school_id, child)
-    # Sealed to the phones before the write lock is taken (ECDH per phone costs CPU, not I/O).
+    # Sealed to the phones before the write lock is taken (ECDH per phone costs CPU, not I/O),
+    # and checked again under the lock: a passkey revoked or a receiver added meanwhile.
     signal_id = secrets.token_urlsafe(16)
-    phones, server_copy = devicekeys.openers(db, school_id, now)
-    entries = [device_seal.seal(key, child.to_bytes(), device_seal.aad(signal_id))
-               for key in phones]
+    phones, needs_copy = devicekeys.openers(db, school_id, now)
+    entries, server_copy = _seal_to_phones(signal_id, child, phones, needs_copy)
     with write(db):
         existing = _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
                         (municipality_id, reference))
@@ -195,6 +209,9 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
                 raise ReferenceConflict("reference already used for other content")
             return existing, False
         stamp = iso(now)
+        still = devicekeys.openers(db, school_id, now)
+        if (set(still[0]), still[1]) != (set(phones), needs_copy):
+            entries, server_copy = _seal_to_phones(signal_id, child, *still)
         school = schools.get(db, school_id)
         expires = unopened_deadline(now, school["start_time"], schools.holidays(db, school_id),
                                     deadlines.unopened_expiry)

@@ -63,8 +63,10 @@ def test_sealing_roundtrip_and_binding():
         device_seal.open_entry(device_seal.device_private_key(prf), entry, b"aad-2")
     with pytest.raises(device_seal.BadEntry):  # and to its phone
         device_seal.open_entry(device_seal.device_private_key(os.urandom(32)), entry, b"aad-1")
-    with pytest.raises(device_seal.BadEntry):
-        device_seal.public_key(bytes(32))
+    for low_order in (bytes(32), (1).to_bytes(32, "little"),
+                      (2**255 - 19 - 1).to_bytes(32, "little")):
+        with pytest.raises(device_seal.BadEntry):  # would make every seal to it fail
+            device_seal.public_key(low_order)
     with pytest.raises(device_seal.BadEntry):
         device_seal.check_entry(dict(entry, extra="x"))
 
@@ -170,7 +172,7 @@ def test_a_phone_sealed_note_is_made_again_for_another_teacher(db, clock, phones
 
 
 def test_a_revoked_passkey_or_a_person_switched_off_gets_nothing_new(db, clock, school, staff,
-                                                                    phones):
+                                                                    phones, receive):
     ilse, bram = phones["ilse"][0], phones["bram"][0]
     passkey_id = db.conn.execute("SELECT passkey_id FROM device_keys WHERE staff_id = ?",
                                  (ilse,)).fetchone()[0]
@@ -179,6 +181,10 @@ def test_a_revoked_passkey_or_a_person_switched_off_gets_nothing_new(db, clock, 
     assert devicekeys.of_person(db, ilse) == []
     staff_mod.deactivate(db, clock.now(), school_id=school["id"], staff_id=bram, actor="test")
     assert devicekeys.of_person(db, bram) == []
+    staff("Rian Nieuw")  # someone must be able to open the next one
+    sid = receive(reference="AFTER-1")
+    assert vault.open_entries(db.conn, sid, "receiver_devices") is None  # nobody's phone
+    assert purposes(db, sid) == {"receiver"}
 
 
 def test_the_directors_status(db, clock, school, staff, phones):
@@ -207,3 +213,54 @@ def test_the_server_copy_outlives_a_restore_without_keys_only_as_noise(db, clock
     sid = receive()
     db.conn.execute("DELETE FROM keys.data_keys WHERE signal_id = ?", (sid,))
     assert vault.open_entries(db.conn, sid, "receiver_devices") is None
+    assert expiry.sweep(db, clock.now())["expired_keyless"] == 1
+    assert signals.get(db, sid)["state"] == "expired"
+
+
+def test_a_phone_key_is_never_replaced_nor_shared(db, clock, phones, staff):
+    ilse, _prf = phones["ilse"]
+    passkey = next(iter(db.query("SELECT passkey_id AS id, staff_id FROM device_keys"
+                                 " WHERE staff_id = ?", (ilse,))))
+    with pytest.raises(devicekeys.KeyRefused):
+        devicekeys.register(db, clock.now(), passkey,
+                            device_seal.device_public_key(os.urandom(32)))
+    tom, tom_prf = phones["tom"]
+    kees = staff("Kees Kopie")
+    pid = db["passkeys"].insert({"staff_id": kees, "credential_id": os.urandom(16),
+                                 "public_key": b"cose", "sign_count": 0, "name": "x",
+                                 "created_at": iso(clock.now())}).last_pk
+    with pytest.raises(devicekeys.KeyRefused):  # a teacher's key is public to receivers
+        devicekeys.register(db, clock.now(), {"id": pid, "staff_id": kees},
+                            device_seal.device_public_key(tom_prf))
+
+
+def test_a_signal_only_a_lost_phone_could_open_ends_at_once(db, clock, school, staff, receive,
+                                                           municipality):
+    """The school's only opener loses their phone: the passkey is revoked, and the waiting
+    signal sealed to it is ended by the next sweep (told to the municipality, a trace for the
+    school) instead of waiting a week that nobody can open."""
+    ilse = staff("Ilse Alleen")
+    _prf, passkey_id = add_phone(db, clock, ilse)
+    sid = receive()
+    assert purposes(db, sid) == {"receiver_devices"}
+    assert expiry.sweep(db, clock.now())["expired_keyless"] == 0
+    staff_mod.revoke_passkey(db, clock.now(), staff_id=ilse, passkey_id=passkey_id,
+                             actor="test", school_id=school["id"])
+    done = expiry.sweep(db, clock.now())
+    assert done["phone_copies_dropped"] == 1 and done["expired_keyless"] == 1
+    assert signals.get(db, sid)["state"] == "expired"
+
+
+def test_a_lost_phone_of_one_receiver_leaves_the_others_copies(db, clock, school, phones,
+                                                              receive):
+    sid = receive()
+    ilse = phones["ilse"][0]
+    passkey_id = db.conn.execute("SELECT passkey_id FROM device_keys WHERE staff_id = ?",
+                                 (ilse,)).fetchone()[0]
+    staff_mod.revoke_passkey(db, clock.now(), staff_id=ilse, passkey_id=passkey_id,
+                             actor="test", school_id=school["id"])
+    done = expiry.sweep(db, clock.now())
+    assert done["phone_copies_dropped"] == 0 and signals.get(db, sid)["state"] == "received"
+    bram, prf = phones["bram"]
+    shown = signals.reveal(db, clock.now(), sid, bram, device_seal.device_public_key(prf))
+    assert opened(prf, shown.sealed, sid).name == "Sanne Verzonnen"

@@ -105,11 +105,20 @@ def _phone_key(db, at, body: dict, passkey: dict | None) -> bytes | None:
         return None
     try:
         key = device_seal.public_key(device_seal.unb64(raw))
-    except device_seal.BadEntry:
-        log.info("passkey ceremony: malformed phone key ignored")
+        devicekeys.register(db, at, passkey, key)
+    except (device_seal.BadEntry, devicekeys.KeyRefused) as exc:
+        log.warning("passkey ceremony: phone key refused: %s", exc)
         return None
-    devicekeys.register(db, at, passkey, key)
     return key
+
+
+def _ask_phone_key_once(answer: dict, db, passkey: dict | None) -> dict:
+    """A login cannot ask the PRF question (who logs in is known only after it), and some
+    phones answer it at an assertion but not when the passkey is made: then the page asks once
+    more, for this passkey (static/js/passkey.js), with the token of the session it now has."""
+    if passkey is not None and devicekeys.needs_phone_key(db, passkey):
+        answer.update(phone_key_needed=True, csrf=generate_csrf())
+    return answer
 
 
 def _refuse(exc: passkeys.Refused, status: int = 400):
@@ -165,12 +174,8 @@ def login_verify():
     person = staff_mod.get(db, passkey["staff_id"])
     _start_session(person)
     nxt = safe_next(body.get("next") if isinstance(body.get("next"), str) else None)
-    # A login cannot ask the PRF question (who logs in is known only after it): the page asks
-    # once more, for this passkey, when its phone key is not known yet (static/js/passkey.js).
-    answer = {"ok": True, "redirect": nxt or landing_for(person["roles"])}
-    if devicekeys.needs_phone_key(db, passkey):
-        answer.update(phone_key_needed=True, csrf=generate_csrf())  # the new session's token
-    return jsonify(answer)
+    return jsonify(_ask_phone_key_once(
+        {"ok": True, "redirect": nxt or landing_for(person["roles"])}, db, passkey))
 
 
 @bp.post("/logout")
@@ -235,9 +240,11 @@ def invite_verify(token):
         return _refused_attempt(exc, credential, 400)
     except staff_mod.StaffError as exc:
         return jsonify({"error": str(exc)}), 409
-    _phone_key(db, at, body, staff_mod.passkey_by_credential_id(db, verified.credential_id))
+    passkey = staff_mod.passkey_by_credential_id(db, verified.credential_id)
+    _phone_key(db, at, body, passkey)
     _start_session(person)
-    return jsonify({"ok": True, "redirect": landing_for(person["roles"])})
+    return jsonify(_ask_phone_key_once({"ok": True, "redirect": landing_for(person["roles"])},
+                                       db, passkey))
 
 
 # --- routes: step-up --------------------------------------------------------------------------
@@ -356,9 +363,11 @@ def passkey_add_verify():
         return _refuse(exc)
     except staff_mod.StaffError as exc:
         return jsonify({"error": str(exc)}), 409
-    _phone_key(db, at, body, staff_mod.passkey_by_credential_id(db, verified.credential_id))
+    passkey = staff_mod.passkey_by_credential_id(db, verified.credential_id)
+    _phone_key(db, at, body, passkey)
     flash("Je nieuwe passkey is toegevoegd.")
-    return jsonify({"ok": True, "redirect": url_for("auth.passkeys")})
+    return jsonify(_ask_phone_key_once({"ok": True, "redirect": url_for("auth.passkeys")},
+                                       db, passkey))
 
 
 # --- wiring ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from .. import (
 )
 from .. import staff as staff_mod
 from ..db import write
+from ..clock import parse
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
 from .confirm import unconfirmed
@@ -79,19 +80,25 @@ def _chosen_teacher(source=None) -> int:
 MAX_NOTE_ENTRIES = 20
 
 
-def _browser_note() -> phone_copies.BrowserNote | None:
+def _browser_note(signal_id: str) -> phone_copies.BrowserNote | None:
     """The note the receiver's browser made (the hand-over is on their phone), or None: sealed
-    entries for the teacher's phones, or the one line for a teacher without such a phone."""
+    entries for the teacher's phones, or the one line for a teacher without such a phone.
+
+    Only the one who opened the signal can make it: the server cannot check what a note says,
+    so nobody else at the school may put words in it (403)."""
     sealed, line = request.form.get("note_sealed", ""), request.form.get("note_line", "")
     if not sealed and not line:
         return None
+    row = _school_signal(signal_id)
+    if row["opened_by"] != current_staff().id:
+        abort(403)
     try:
         if sealed:
             entries = json.loads(sealed)
             if not isinstance(entries, list) or not 0 < len(entries) <= MAX_NOTE_ENTRIES:
                 abort(400)
             return phone_copies.BrowserNote(entries=tuple(device_seal.check_entry(e) for e in entries))
-        name, birth = intake.note_line(json.loads(line), now().date())
+        name, birth = intake.note_line(json.loads(line), parse(row["received_at"]).date())
     except (ValueError, device_seal.BadEntry, intake.Invalid):
         abort(400)
     return phone_copies.BrowserNote(child=signals.Child(name=name, birth_date=birth.isoformat()))
@@ -190,9 +197,9 @@ def reveal(signal_id: str):
 def note_keys(signal_id: str):
     """What the browser needs to make the teacher's note itself (ADR 0013): whether the
     hand-over is on the opener's phone, and the teacher's phone keys (public; no name)."""
-    _school_signal(signal_id)
+    row = _school_signal(signal_id)
     teacher_id = _chosen_teacher(request.args)
-    return jsonify({"on_phone": phone_copies.handover_is_on_phone(get_db(), signal_id),
+    return jsonify({"on_phone": phone_copies.note_needs_browser(get_db(), row),
                     "keys": [device_seal.b64(k)
                              for k in devicekeys.of_person(get_db(), teacher_id)],
                     "aad": device_seal.aad(signal_id).decode()})
@@ -275,7 +282,7 @@ def _act(signal_id: str, action, log: str | None = None, other: int | None = Non
 def assign(signal_id: str):
     teacher_id = _chosen_teacher()
     agreed = request.form.get("pupil_agreed") == "1"  # VO: the pupil wants the mentor to know
-    note = _browser_note()
+    note = _browser_note(signal_id)
 
     def act():
         if agreed:
@@ -289,7 +296,7 @@ def assign(signal_id: str):
 @role_required("receiver", "backup")
 def reassign(signal_id: str):
     teacher_id = _chosen_teacher()
-    note = _browser_note()
+    note = _browser_note(signal_id)
     done = _act(signal_id, lambda: signals.reassign_note(get_db(), now(), signal_id, teacher_id,
                                                          deadlines(), note),
                 "signal.assigned", teacher_id)

@@ -80,19 +80,18 @@
 // A page that shows a child's name (marked data-view-once) is wiped when the person leaves it,
 // and if the browser brings it back from its back/forward cache it is replaced by the list.
 // `Cache-Control: no-store` keeps it out of the HTTP cache; this covers the in-memory one.
+// Looked up when the page is left, not when it loads: a view opened in the page by sealed.js
+// (ADR 0013) arrives after the load.
 (() => {
   "use strict";
-  const once = document.querySelector("[data-view-once]");
-  if (!once) {
-    return;
-  }
   window.addEventListener("pagehide", () => {
     document.querySelectorAll("[data-view-once]").forEach((el) => {
       el.textContent = "";
     });
   });
   window.addEventListener("pageshow", (event) => {
-    if (event.persisted) {
+    const once = document.querySelector("[data-view-once]");
+    if (event.persisted && once) {
       window.location.replace(once.getAttribute("data-view-once") || "/");
     }
   });

@@ -72,11 +72,15 @@
     const ext = cred.getClientExtensionResults ? cred.getClientExtensionResults() : {};
     const first = ext.prf && ext.prf.results && ext.prf.results.first;
     if (first && phoneApi()) {
-      const phone = await phoneApi().fromPrf(first);
-      return {phone, fields: {device_key: phone.publicB64}};
+      try {
+        const phone = await phoneApi().fromPrf(first);
+        return {phone, fields: {device_key: phone.publicB64}};
+      } catch (err) {
+        return {phone: null, fields: {}};  // the check itself still counts
+      }
     }
     // Asked, and the passkey said it cannot (no PRF at all): the server stops asking at login.
-    const cannot = asked && !(ext.prf && ext.prf.enabled);
+    const cannot = asked && !first && !(ext.prf && ext.prf.enabled);
     return {phone: null, fields: cannot ? {prf: false} : {}};
   };
 
@@ -131,13 +135,14 @@
   const register = async (btn) => {
     const nameInput = btn.dataset.nameInput ? document.getElementById(btn.dataset.nameInput) : null;
     status("Even geduld…");
-    const opts = await postJSON(btn.dataset.optionsUrl);
-    const asked = !!(opts.extensions && opts.extensions.prf);
-    const cred = await navigator.credentials.create({publicKey: creationOptions(opts)});
+    const publicKey = creationOptions(await postJSON(btn.dataset.optionsUrl));
+    const asked = !!(publicKey.extensions && publicKey.extensions.prf);
+    const cred = await navigator.credentials.create({publicKey});
     const {fields} = await phoneOf(cred, asked);
     const data = await postJSON(btn.dataset.verifyUrl, Object.assign({
       credential: attestationJSON(cred), name: nameInput ? nameInput.value : ""
     }, fields));
+    if (data.phone_key_needed) { await askPhoneKeyOnce(btn, data.csrf); }
     status("Gelukt.");
     window.location.assign(data.redirect || "/");
   };
@@ -145,18 +150,19 @@
   /** One step-up ceremony (options, passkey, verify), PRF included; returns this phone's key
    * pair or null. Used by the buttons below and by sealed.js (a note from the case page). */
   const stepUp = async (optionsUrl, verifyUrl, extra) => {
-    const opts = await postJSON(optionsUrl);
-    const asked = !!(opts.extensions && opts.extensions.prf);
-    const cred = await navigator.credentials.get({publicKey: requestOptions(opts)});
+    const publicKey = requestOptions(await postJSON(optionsUrl));
+    const asked = !!(publicKey.extensions && publicKey.extensions.prf);
+    const cred = await navigator.credentials.get({publicKey});
     const {phone, fields} = await phoneOf(cred, asked);
     const data = await postJSON(verifyUrl, Object.assign({credential: assertionJSON(cred)},
       fields, extra || {}));
     return {phone, data};
   };
 
-  /** After a login: the login could not ask the PRF question (the person was unknown), so ask
-   * once for this phone's key when the server does not know it yet. A refusal is no failure. */
-  const registerPhoneAfterLogin = async (btn, csrf) => {
+  /** After a login (which cannot ask the PRF question: the person was unknown) or a new passkey
+   * that gave no PRF output yet: ask once for this phone's key when the server says it does not
+   * know it. A refusal is no failure. */
+  const askPhoneKeyOnce = async (btn, csrf) => {
     if (!btn.dataset.stepUpOptionsUrl || !phoneApi() || !csrf) { return; }
     // The login began a new session, with a new CSRF token (sent with the login's answer).
     let meta = document.querySelector('meta[name="csrf-token"]');
@@ -192,7 +198,7 @@
     const data = await postJSON(btn.dataset.verifyUrl, Object.assign({
       credential: assertionJSON(cred), next: btn.dataset.next || ""
     }, fields));
-    if (data.phone_key_needed) { await registerPhoneAfterLogin(btn, data.csrf); }
+    if (data.phone_key_needed) { await askPhoneKeyOnce(btn, data.csrf); }
     status("Gelukt.");
     // The view-once buttons: the answer is opened in this page, with this phone's key.
     const sealedForm = btn.dataset.sealedForm && document.getElementById(btn.dataset.sealedForm);

@@ -2,7 +2,7 @@
  *
  * The phone's passkey answers the WebAuthn PRF question (passkey.js asks it); from that answer
  * this file derives the phone's X25519 key pair. The private key and the PRF output live only
- * in this page's memory: never in localStorage, IndexedDB, a cookie or the service worker's
+ * in this page's memory: never in the browser's persistent storage, a cookie or the service worker's
  * cache, and never in a request. Only the public key goes to the server.
  *
  * Sealing is HPKE-style and mirrors server/device_seal.py: ephemeral X25519 + ECDH, HKDF-SHA256
@@ -116,14 +116,16 @@
     await openCards(doc);
     document.title = doc.title;
     const have = loadedScripts();
+    const wanted = Array.from(doc.querySelectorAll("script[src]"), (s) => s.src);
     document.body.replaceWith(document.adoptNode(doc.body));
-    doc.querySelectorAll("script[src]").forEach((s) => {
-      if (!have.has(s.src)) {
+    wanted.forEach((src) => {
+      if (!have.has(src)) {
         const el = document.createElement("script");
-        el.src = s.src;
+        el.src = src;
         document.body.appendChild(el);
       }
     });
+    // The address of the answer: a reload or Back asks the server (GET), which never shows it.
     if (url) { window.history.replaceState(null, "", url); }
     wireNoteForms(document);
     const heading = document.querySelector("h1");
@@ -138,7 +140,9 @@
     if (phone) { body.set("phone", phone.publicB64); }
     const resp = await fetch(form.action, {method: "POST", credentials: "same-origin", body,
       headers: {"X-CSRFToken": csrfToken()}});
-    await showPage(await resp.text(), null);
+    // Sent elsewhere (logged out, a new passkey check): go there as a page of its own.
+    if (resp.redirected) { window.location.assign(resp.url); return; }
+    await showPage(await resp.text(), resp.url);
   };
 
   // --- the teacher's note, made here when the hand-over is on this phone --------------------
@@ -203,8 +207,17 @@
     });
   }
 
+  // Not every browser with PRF has X25519 in WebCrypto (Chrome < 133): asked once, at load, so
+  // a passkey check there simply does not ask the PRF question (the server keeps its copy).
+  let x25519 = false;
+  if (subtle) {
+    subtle.generateKey({name: "X25519"}, false, ["deriveBits"])
+      .then(() => { x25519 = true; }, () => { x25519 = false; });
+  }
+  window.addEventListener("pagehide", () => { phone = null; revealed = null; });
+
   window.HwCPhone = Object.freeze({
-    available: () => !!subtle,
+    available: () => x25519,
     fromPrf, sealTo, submitSealed,
     remember: (derived) => { phone = derived; }
   });

@@ -176,6 +176,11 @@ def test_a_signal_only_the_receivers_phones_can_read(live_server, person, tmp_pa
     assert not any(NAME in r for r in responses)
     # Bram's copy went in the same transaction; Ilse's stays only as her hand-over.
     assert _purposes(live_server, first) == {"handover_device"}
+    # The page opened in place still has its own scripts, and says where it is (a reload asks
+    # the server, which never shows the name again).
+    assert ilse.page.evaluate(
+        "Array.from(document.scripts).some((s) => s.src.endsWith('/js/picker.js'))")
+    assert ilse.page.url.endswith(f"/inbox/signal/{first}/reveal")
 
     # She sends the note to Tom: sealed to his phone by her browser.
     ilse.page.get_by_label("Tom Leraar — groep 5").check()
@@ -190,6 +195,23 @@ def test_a_signal_only_the_receivers_phones_can_read(live_server, person, tmp_pa
     tom.page.get_by_text(f"Handle with Care: {NAME}, geboren 9 mei 2017").wait_for()
     assert not any(NAME in r for r in responses)
     assert _purposes(live_server, first) == set()
+    # View once: leaving and coming Back never shows it again (pagehide wipes the opened card).
+    tom.page.goto("/me")
+    tom.page.go_back(wait_until="load")
+    assert NAME not in tom.page.content()
+
+    # A login cannot ask the PRF question (the person is known only after it): when the phone
+    # key is unknown (here: forgotten), the page asks once more, right after the login.
+    database = live_server.db()
+    database.conn.execute("DELETE FROM device_keys WHERE staff_id = (SELECT id FROM staff"
+                          " WHERE display_name = 'Bram Verzonnen')")
+    database.conn.execute("UPDATE passkeys SET prf = NULL")
+    database.conn.commit()
+    database.close()
+    bram.logout()
+    bram.login()
+    assert _phone_keys(live_server)["Bram Verzonnen"] == 1
+    # Sealed to his old key, which is the same: the phone derives it again from the passkey.
 
     # The second receiver's phone opens the other signal.
     _open_signal(bram, second)

@@ -167,10 +167,20 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
     """Store a new signal sealed, or recognise an idempotent retry. Returns (row, created)."""
     deadlines = deadlines or Deadlines()
     content = _intake_bytes(school_id, child)
+    # Everything that needs no lock is done before the write lock is taken: under load each
+    # statement inside it gives up the GIL and waits for it again while the next writers queue
+    # (docs/performance.md, Load). The calendar only sets the deadline; the row is new or not.
+    signal_id, stamp = secrets.token_urlsafe(16), iso(now)
+    school, holidays = schools.calendar(db, school_id)
+    expires = unopened_deadline(now, school["start_time"], holidays, deadlines.unopened_expiry)
     with write(db):
-        existing = _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
-                        (municipality_id, reference))
-        if existing is not None:
+        row = _one(db, "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
+                   " received_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)"
+                   " ON CONFLICT (municipality_id, reference) DO NOTHING RETURNING *",
+                   (signal_id, school_id, municipality_id, reference, stamp, stamp, iso(expires)))
+        if row is None:  # the reference is known: an idempotent retry, or a conflict
+            existing = _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
+                            (municipality_id, reference))
             if existing["school_id"] != school_id:
                 raise ReferenceConflict("reference already used for other content")
             same = vault.matches_intake(db.conn, existing["id"], content)
@@ -179,20 +189,10 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             if same is False:
                 raise ReferenceConflict("reference already used for other content")
             return existing, False
-        signal_id = secrets.token_urlsafe(16)
-        stamp = iso(now)
-        school = schools.get(db, school_id)
-        expires = unopened_deadline(now, school["start_time"], schools.holidays(db, school_id),
-                                    deadlines.unopened_expiry)
-        db.conn.execute(
-            "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
-            " received_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)",
-            (signal_id, school_id, municipality_id, reference, stamp, stamp, iso(expires)),
-        )
         vault.seal(db.conn, signal_id, "receiver", child.to_bytes(), stamp)
         vault.remember_intake(db.conn, signal_id, content)
         _count(db, school_id, stamp, "received")
-        return get(db, signal_id), True
+        return row, True
 
 
 # --- the receiver's transitions ---------------------------------------------------------------

@@ -343,7 +343,8 @@ def purge(obj: Context):
     click.echo(", ".join(f"{k}={v}" for k, v in result.items()))
 
 
-def _serve(cfg, host: str, port: int, threads: int = 8, trusted_proxy: str | None = None) -> None:
+def _serve(cfg, host: str, port: int, threads: int = serving.THREADS,
+           trusted_proxy: str | None = None) -> None:
     import waitress
 
     from . import create_app
@@ -375,14 +376,16 @@ def _setup_logging() -> None:
               help="Public origin (HWC_BASE_URL); passkeys are bound to it.")
 @click.option("--trusted-proxy", envvar="HWC_TRUSTED_PROXY", default=None,
               help="Address of the TLS reverse proxy whose X-Forwarded-For is believed.")
+@click.option("--threads", envvar="HWC_THREADS", default=serving.THREADS, show_default=True,
+              type=click.IntRange(1, 64), help="Worker threads (more only add GIL hand-offs).")
 @click.pass_obj
-def serve(obj: Context, host, port, base_url, trusted_proxy):
+def serve(obj: Context, host, port, base_url, trusted_proxy, threads):
     """Run the server (waitress) with the deadline sweep every minute."""
     cfg = obj.config(base_url=base_url or f"http://localhost:{port}")
     init_data_dir(cfg.data_dir)
     _setup_logging()
     click.echo(f"HwC Inbox on http://{host}:{port} (public address {cfg.base_url})")
-    _serve(cfg, host, port, trusted_proxy=trusted_proxy)
+    _serve(cfg, host, port, threads=threads, trusted_proxy=trusted_proxy)
 
 
 DEMO_BRIN = "99ZZ"

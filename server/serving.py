@@ -17,6 +17,13 @@ without one (a mistake, or an attacker on the same network):
 """
 from __future__ import annotations
 
+#: Worker threads (waitress's own default). Under CPython's GIL one thread runs Python at a time;
+#: a thread more only helps while the others wait (a commit's syncs, the writer's turn), and every
+#: thread more hands the GIL round more often — each SQL statement gives it up and waits for it
+#: again. Under bench/load.py, 8 threads spent about a third of the server's CPU in the kernel
+#: switching threads; 4 leave one to serve pages while one commits and one waits its turn
+#: (docs/performance.md, Load).
+THREADS = 4
 #: The largest request body any route accepts: a 1 MiB CSV upload plus its multipart framing.
 MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024
 #: Request line and headers together; a browser with our cookies sends a few KiB.

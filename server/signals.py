@@ -191,15 +191,25 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
     """Store a new signal sealed, or recognise an idempotent retry. Returns (row, created)."""
     deadlines = deadlines or Deadlines()
     content = _intake_bytes(school_id, child)
-    # Sealed to the phones before the write lock is taken (ECDH per phone costs CPU, not I/O),
-    # and checked again under the lock: a passkey revoked or a receiver added meanwhile.
-    signal_id = secrets.token_urlsafe(16)
+    # Everything that needs no lock is done before the write lock is taken: under load each
+    # statement inside it gives up the GIL and waits for it again while the next writers queue
+    # (docs/performance.md, Load). The calendar only sets the deadline; the row is new or not.
+    # Sealing to the phones is CPU (one ECDH each), so it is done here too. A passkey revoked
+    # in between is caught by the sweep (phone_copies.drop_unopenable); a receiver added in
+    # the same milliseconds without a phone key cannot open this one, the others can.
+    signal_id, stamp = secrets.token_urlsafe(16), iso(now)
+    school, holidays = schools.calendar(db, school_id)
+    expires = unopened_deadline(now, school["start_time"], holidays, deadlines.unopened_expiry)
     phones, needs_copy = devicekeys.openers(db, school_id, now)
     entries, server_copy = _seal_to_phones(signal_id, child, phones, needs_copy)
     with write(db):
-        existing = _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
-                        (municipality_id, reference))
-        if existing is not None:
+        row = _one(db, "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
+                   " received_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)"
+                   " ON CONFLICT (municipality_id, reference) DO NOTHING RETURNING *",
+                   (signal_id, school_id, municipality_id, reference, stamp, stamp, iso(expires)))
+        if row is None:  # the reference is known: an idempotent retry, or a conflict
+            existing = _one(db, "SELECT * FROM signals WHERE municipality_id = ? AND reference = ?",
+                            (municipality_id, reference))
             if existing["school_id"] != school_id:
                 raise ReferenceConflict("reference already used for other content")
             same = vault.matches_intake(db.conn, existing["id"], content)
@@ -208,25 +218,13 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             if same is False:
                 raise ReferenceConflict("reference already used for other content")
             return existing, False
-        stamp = iso(now)
-        still = devicekeys.openers(db, school_id, now)
-        if (set(still[0]), still[1]) != (set(phones), needs_copy):
-            entries, server_copy = _seal_to_phones(signal_id, child, *still)
-        school = schools.get(db, school_id)
-        expires = unopened_deadline(now, school["start_time"], schools.holidays(db, school_id),
-                                    deadlines.unopened_expiry)
-        db.conn.execute(
-            "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
-            " received_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)",
-            (signal_id, school_id, municipality_id, reference, stamp, stamp, iso(expires)),
-        )
         if entries:
             vault.seal_entries(db.conn, signal_id, "receiver_devices", entries, stamp)
         if server_copy:  # someone who can open it has no phone key (yet): ADR 0013
             vault.seal(db.conn, signal_id, "receiver", child.to_bytes(), stamp)
         vault.remember_intake(db.conn, signal_id, content)
         _count(db, school_id, stamp, "received")
-        return get(db, signal_id), True
+        return row, True
 
 
 # --- the receiver's transitions ---------------------------------------------------------------

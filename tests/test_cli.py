@@ -109,3 +109,17 @@ def test_serve_trusts_only_the_named_proxy(run, monkeypatch):
     seen.clear()
     run("serve", "--port", "8123")
     assert "trusted_proxy" not in seen and seen["clear_untrusted_proxy_headers"] is True
+
+
+def test_serve_runs_the_configured_number_of_threads(run, monkeypatch):
+    import waitress
+
+    from server import serving
+    seen = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(kw))
+    run("init")
+    assert run("serve", "--port", "8123").exit_code == 0
+    assert seen["threads"] == serving.THREADS
+    assert run("serve", "--port", "8123", "--threads", "8").exit_code == 0
+    assert seen["threads"] == 8
+    assert run("serve", "--port", "8123", "--threads", "0").exit_code != 0

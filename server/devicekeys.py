@@ -88,13 +88,9 @@ def of_person(db, staff_id: int) -> list[bytes]:
     return [r["public_key"] for r in _usable(db, "d.staff_id = ?", (staff_id,))]
 
 
-def opener_keys(db, school_id: int) -> list[bytes]:
+def opener_keys(db, school_id: int, now: datetime) -> list[bytes]:
     """The live phone keys of the school's active receivers and backups."""
-    people = {r["id"] for role in OPENING_ROLES for r in staff_mod.with_role(db, school_id, role)}
-    if not people:
-        return []
-    return [r["public_key"] for r in _usable(
-        db, f"d.staff_id IN ({','.join('?' * len(people))})", sorted(people))]
+    return [r["public_key"] for r in _openers(db, school_id, now)[1]]
 
 
 def openers(db, school_id: int, now: datetime) -> tuple[list[bytes], bool]:
@@ -107,12 +103,20 @@ def openers(db, school_id: int, now: datetime) -> tuple[list[bytes], bool]:
 
 
 def _openers(db, school_id: int, now: datetime) -> tuple[set[int], list[dict], int]:
-    people = {r["id"] for role in OPENING_ROLES for r in staff_mod.with_role(db, school_id, role)}
-    marks = ",".join("?" * len(people))
-    rows = _usable(db, f"d.staff_id IN ({marks})", sorted(people)) if people else []
-    pending = sum(1 for invite in staff_mod.pending_invites(db, school_id, now)
-                  if set(OPENING_ROLES) & set(invite["roles"].split(",")))
-    return people, rows, pending
+    """Who may open the school's signals, their live phone keys, and pending invites for the
+    role: two statements, since every intake asks (docs/performance.md)."""
+    rows = db.conn.execute(
+        "SELECT DISTINCT s.id, d.public_key FROM staff s"
+        " JOIN staff_roles r ON r.staff_id = s.id AND r.role IN ('receiver', 'backup')"
+        " LEFT JOIN device_keys d ON d.staff_id = s.id AND EXISTS (SELECT 1 FROM passkeys p"
+        "     WHERE p.id = d.passkey_id AND p.revoked_at IS NULL)"
+        " WHERE s.school_id = ? AND s.active = 1 ORDER BY d.id", (school_id,)).fetchall()
+    pending = db.conn.execute(
+        "SELECT count(*) FROM invites WHERE school_id = ? AND used_at IS NULL"
+        " AND withdrawn_at IS NULL AND expires_at > ? AND (',' || roles || ',' LIKE '%,receiver,%'"
+        " OR ',' || roles || ',' LIKE '%,backup,%')", (school_id, iso(now))).fetchone()[0]
+    return ({r[0] for r in rows},
+            [{"staff_id": r[0], "public_key": r[1]} for r in rows if r[1] is not None], pending)
 
 
 def school_status(db, school_id: int, now: datetime) -> dict:

@@ -31,7 +31,7 @@ def sweep(db, now: datetime, deadlines: Deadlines = Deadlines()) -> dict:
         for sealed_id in orphans:
             db.conn.execute("DELETE FROM main.sealed WHERE id = ?", (sealed_id,))
         #    Likewise a copy sealed only to phones that are gone (ADR 0013).
-        done["phone_copies_dropped"] = phone_copies.drop_unopenable(db)
+        done["phone_copies_dropped"] = phone_copies.drop_unopenable(db, now)
         cur = db.conn.execute(
             "UPDATE signals SET state = 'expired', closed_at = ?, updated_at = ?"
             " WHERE (state = 'received' AND NOT EXISTS (SELECT 1 FROM sealed x WHERE"

@@ -74,7 +74,7 @@ def seal_note(db, signal_id: str, teacher_id: int, note: BrowserNote | None, sta
         raise NoteRefused("this teacher has no phone key: the note must be the one line")
 
 
-def drop_unopenable(db) -> int:
+def drop_unopenable(db, now) -> int:
     """After a phone key went (a passkey revoked, a person switched off, a role taken away):
     drop the phone copies that no live key of someone allowed can open any more — a waiting
     signal sealed only to a lost phone, a note only to a teacher's revoked one. The sweep then
@@ -92,7 +92,7 @@ def drop_unopenable(db) -> int:
         purpose = "receiver_devices" if state == "received" else "teacher_devices"
         whose = ("school", school_id) if state == "received" else ("teacher", teacher_id)
         if whose not in live:
-            keys = (devicekeys.opener_keys(db, school_id) if state == "received"
+            keys = (devicekeys.opener_keys(db, school_id, now) if state == "received"
                     else devicekeys.of_person(db, teacher_id))
             live[whose] = {device_seal.b64(k) for k in keys}
         pubs = {e.get("pub") for e in vault.open_entries(db.conn, signal_id, purpose) or []}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 
 import pytest
 
@@ -283,13 +284,19 @@ def test_a_signal_sealed_before_the_upgrade_still_opens(tmp_path, monkeypatch, c
         school = schools.add(database, clock.now(), brin="12AB", name="OBS Oud", type="po")
         municipality, _token = municipalities.add(database, clock.now(), name="G",
                                                   brins=["12AB"])
-        for reference in ("OLD-0", "OLD-1"):
-            row, _ = signals.receive(database, clock.now(), municipality_id=municipality["id"],
-                                     school_id=school["id"], reference=reference,
-                                     child=signals.Child("Sanne Verzonnen", "2017-04-02"))
-            if reference == "OLD-0":  # a gap in the row ids: a renumbering copy would show
-                with db_mod.write(database, both_files=True):
-                    vault.shred(database.conn, row["id"])
+        stamp = iso(clock.now())
+        for reference in ("OLD-0", "OLD-1"):  # stored as the code before 0016 stored them
+            with db_mod.write(database, both_files=True):
+                database.conn.execute(
+                    "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
+                    " received_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'received', ?,"
+                    " ?, ?)", (reference, school["id"], municipality["id"], reference, stamp,
+                               stamp, iso(clock.now() + timedelta(days=7))))
+                vault.seal(database.conn, reference, "receiver",
+                           signals.Child("Sanne Verzonnen", "2017-04-02").to_bytes(), stamp)
+                if reference == "OLD-0":  # a gap in the row ids: a renumbering copy would show
+                    vault.shred(database.conn, reference)
+        row = {"id": "OLD-1"}
         monkeypatch.undo()
         assert "0016_device_keys" in db_mod.migrate(database)
         db_mod.check_pragmas(database.conn)

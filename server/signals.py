@@ -194,9 +194,9 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
     # Everything that needs no lock is done before the write lock is taken: under load each
     # statement inside it gives up the GIL and waits for it again while the next writers queue
     # (docs/performance.md, Load). The calendar only sets the deadline; the row is new or not.
-    # Sealing to the phones is CPU (one ECDH each), so it is done here too. A passkey revoked
-    # in between is caught by the sweep (phone_copies.drop_unopenable); a receiver added in
-    # the same milliseconds without a phone key cannot open this one, the others can.
+    # Sealing to the phones is CPU (one ECDH each), so it is done here too, and checked again
+    # under the lock when only phones will hold it: a passkey revoked or a role changed in
+    # between must not leave a signal nobody can open (the sweep could have run meanwhile).
     signal_id, stamp = secrets.token_urlsafe(16), iso(now)
     school, holidays = schools.calendar(db, school_id)
     expires = unopened_deadline(now, school["start_time"], holidays, deadlines.unopened_expiry)
@@ -218,6 +218,10 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             if same is False:
                 raise ReferenceConflict("reference already used for other content")
             return existing, False
+        if entries and not server_copy:
+            still = devicekeys.openers(db, school_id, now)
+            if (set(still[0]), still[1]) != (set(phones), needs_copy):
+                entries, server_copy = _seal_to_phones(signal_id, child, *still)
         if entries:
             vault.seal_entries(db.conn, signal_id, "receiver_devices", entries, stamp)
         if server_copy:  # someone who can open it has no phone key (yet): ADR 0013

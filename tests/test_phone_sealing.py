@@ -306,3 +306,25 @@ def test_a_signal_sealed_before_the_upgrade_still_opens(tmp_path, monkeypatch, c
         assert shown.child.name == "Sanne Verzonnen"
     finally:
         database.close()
+
+
+def test_a_phone_revoked_between_the_read_and_the_lock_still_leaves_an_opener(
+        db, clock, school, staff, receive, monkeypatch):
+    """The intake reads the openers before the write lock; if the only phone goes before the
+    lock (and a sweep runs meanwhile), the signal must not be sealed to it alone."""
+    ilse = staff("Ilse Alleen")
+    _prf, passkey_id = add_phone(db, clock, ilse)
+    real = devicekeys.openers
+    calls = []
+
+    def openers_then_revoke(database, school_id, now):
+        answer = real(database, school_id, now)
+        if not calls:
+            staff_mod.revoke_passkey(db, clock.now(), staff_id=ilse, passkey_id=passkey_id,
+                                     actor="test", school_id=school["id"])
+            expiry.sweep(db, clock.now())
+        calls.append(1)
+        return answer
+    monkeypatch.setattr(devicekeys, "openers", openers_then_revoke)
+    sid = receive()
+    assert purposes(db, sid) == {"receiver"}  # Ilse can still open it once she logs in again

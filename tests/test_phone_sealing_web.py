@@ -176,3 +176,12 @@ def test_only_the_opener_may_put_words_in_a_note(app, db, clock, school, receive
         "csrf_token": csrf_of(ilse, f"/inbox/case/{sid}"), "teacher_id": tess_id,
         "note_line": line})
     assert resp.status_code == 302 and signals.get(db, sid)["state"] == "teacher_assigned"
+
+
+def test_a_passkey_without_prf_is_not_asked_again_at_enrolment(app, db, clock, school):
+    kees = Device(app)  # Windows Hello: the browser says the passkey has no PRF
+    token = invite(db, clock, school["id"], ("receiver",), "Kees Zonderprf")
+    credential = kees.authenticator.create(kees.registration_options(token))
+    answer = kees.post_json(f"/auth/invite/{token}/verify",
+                            {"credential": credential, "prf": False}).get_json()
+    assert answer["ok"] and "phone_key_needed" not in answer

@@ -102,6 +102,7 @@ def _phone_key(db, at, body: dict, passkey: dict | None) -> bytes | None:
     if raw is None:
         if body.get("prf") is False:
             devicekeys.mark_prf(db, passkey["id"], False)
+            passkey["prf"] = 0  # so this answer does not ask for the key once more
         return None
     try:
         key = device_seal.public_key(device_seal.unb64(raw))

@@ -27,7 +27,7 @@ from .. import (
 )
 from .. import staff as staff_mod
 from ..db import write
-from ..clock import parse
+from ..clock import local, parse
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
 from .confirm import unconfirmed
@@ -98,7 +98,8 @@ def _browser_note(signal_id: str) -> phone_copies.BrowserNote | None:
             if not isinstance(entries, list) or not 0 < len(entries) <= MAX_NOTE_ENTRIES:
                 abort(400)
             return phone_copies.BrowserNote(entries=tuple(device_seal.check_entry(e) for e in entries))
-        name, birth = intake.note_line(json.loads(line), parse(row["received_at"]).date())
+        name, birth = intake.note_line(json.loads(line),
+                                       local(parse(row["received_at"])).date())
     except (ValueError, device_seal.BadEntry, intake.Invalid):
         abort(400)
     return phone_copies.BrowserNote(child=signals.Child(name=name, birth_date=birth.isoformat()))

@@ -6,11 +6,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 from server import create_app
 from server import db as db_mod
 from server import expiry
-from server import auditlog, municipalities, receipts, schools, signals
+from server import (
+    auditlog,
+    device_seal,
+    devicekeys,
+    municipalities,
+    phone_copies,
+    receipts,
+    schools,
+    signals,
+    vault,
+)
 from server.clock import FakeClock
 from server.web.base import limiter
 
@@ -27,9 +38,31 @@ def keys_of(database) -> list[bytes]:
     return [r[0] for r in rows]
 
 
-def run_every_path(data_dir, caplog) -> list[bytes]:
+def _phone(database, clock, staff_id: int) -> bytes:
+    """A passkey with PRF for the person (ADR 0013); returns the phone's PRF output."""
+    prf = os.urandom(32)
+    passkey_id = database["passkeys"].insert({
+        "staff_id": staff_id, "credential_id": os.urandom(16), "public_key": b"cose",
+        "created_at": "x"}).last_pk
+    devicekeys.register(database, clock.now(), {"id": passkey_id, "staff_id": staff_id},
+                        device_seal.device_public_key(prf))
+    return prf
+
+
+def phone_entries_of(database) -> list[bytes]:
+    """Every phone entry's ciphertext and ephemeral key inside the server-wrapped items."""
+    out = []
+    for signal_id, purpose in database.conn.execute(
+            "SELECT signal_id, purpose FROM main.sealed WHERE purpose LIKE '%device%'").fetchall():
+        for entry in vault.open_entries(database.conn, signal_id, purpose) or []:
+            out += [device_seal.unb64(entry["ct"]), device_seal.unb64(entry["epk"])]
+    return out
+
+
+def run_every_path(data_dir, caplog, phones: bool = False) -> list[bytes]:
     """Push four signals through the API and take each to a different end. Returns every key
-    and ciphertext that existed along the way."""
+    and ciphertext that existed along the way. With `phones`, the receiver and the teacher have
+    phone keys, so everything goes the phone-sealed way (ADR 0013)."""
     clock = FakeClock("2026-11-23T06:00:00Z")
     app = create_app({"data_dir": data_dir, "testing": True}, clock=clock, env={})
     limiter.reset()
@@ -41,6 +74,11 @@ def run_every_path(data_dir, caplog) -> list[bytes]:
     database["staff_roles"].insert({"staff_id": ib, "role": "receiver"})
     teacher = database["staff"].insert({"school_id": 1, "display_name": "Tom Leraar",
                                         "user_handle": b"u2" * 16, "created_at": "x"}).last_pk
+    if phones:
+        prf = {"ib": _phone(database, clock, ib), "teacher": _phone(database, clock, teacher)}
+        phone = {who: device_seal.device_public_key(out) for who, out in prf.items()}
+    else:
+        phone = {"ib": None, "teacher": None}
     client = app.test_client()
     ids = {}
     for path, name in NAMES.items():
@@ -49,17 +87,29 @@ def run_every_path(data_dir, caplog) -> list[bytes]:
                                  "child": {"name": name, "birth_date": "2016-06-06"}})
         assert resp.status_code == 201
         ids[path] = resp.get_json()["id"]
-    seen = keys_of(database)
+    seen = keys_of(database) + phone_entries_of(database)
+    notes = {}
     for path in ("closed", "returned", "unread"):
-        signals.reveal(database, clock.now(), ids[path], ib)
-        seen += keys_of(database)
+        shown = signals.reveal(database, clock.now(), ids[path], ib, phone["ib"])
+        seen += keys_of(database) + phone_entries_of(database)
+        if phones:  # what the receiver's browser makes: the note sealed to the teacher's phone
+            plain = device_seal.open_entry(device_seal.device_private_key(prf["ib"]),
+                                           shown.sealed, device_seal.aad(ids[path]))
+            notes[path] = phone_copies.BrowserNote(entries=(device_seal.seal(
+                phone["teacher"], plain, device_seal.aad(ids[path])),))
         # What the routes write to the director's log (issue 12): who, what, received when.
         auditlog.signal_event(database, clock.now(), 1, ib, "signal.opened",
                               signals.get(database, ids[path])["received_at"])
-    signals.assign_teacher(database, clock.now(), ids["closed"], teacher)
-    signals.assign_teacher(database, clock.now(), ids["unread"], teacher)
-    seen += keys_of(database)
-    assert signals.teacher_read(database, clock.now(), ids["closed"], teacher).child.name == NAMES["closed"]
+    for path in ("closed", "unread"):
+        signals.assign_teacher(database, clock.now(), ids[path], teacher, note=notes.get(path))
+    seen += keys_of(database) + phone_entries_of(database)
+    read = signals.teacher_read(database, clock.now(), ids["closed"], teacher, phone["teacher"])
+    if phones:
+        assert NAMES["closed"].encode() in device_seal.open_entry(
+            device_seal.device_private_key(prf["teacher"]), read.sealed,
+            device_seal.aad(ids["closed"]))
+    else:
+        assert read.child.name == NAMES["closed"]
     signals.record_parent_contact(database, clock.now(), ids["closed"], "by_teacher")
     signals.return_signal(database, clock.now(), ids["returned"])
     clock.advance(days=7)
@@ -69,6 +119,15 @@ def run_every_path(data_dir, caplog) -> list[bytes]:
                                                                        "expired"}
     database.close()
     return seen
+
+
+def test_no_trace_of_a_phone_sealed_case_after_every_end(data_dir, caplog):
+    """The same four ends with phone keys: no name, no server key, and no phone entry (its
+    ciphertext or ephemeral key) is left in any file — the vault's wrapping is shredded with
+    the case like every other sealed item."""
+    seen = run_every_path(data_dir, caplog, phones=True)
+    assert any(len(s) == 32 for s in seen) and len(seen) >= 20
+    assert scan(data_dir, needles_for(list(NAMES.values()), seen)) == []
 
 
 def test_no_trace_of_any_child_or_key_after_every_end(data_dir, caplog):

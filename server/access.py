@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import escalation, municipalities, schools, signals
+from . import devicekeys, escalation, municipalities, schools, signals
 from . import staff as staff_mod
 from .clock import parse
 
@@ -75,10 +75,6 @@ def municipality_may_send(db, municipality_id: int, school_id: int) -> bool:
     return school_id in municipalities.school_ids(db, municipality_id)
 
 
-#: The roles that can open a waiting signal (see `opener`).
-OPENING_ROLES = frozenset({"receiver", "backup"})
-
-
 def school_can_receive(db, school_id: int, now: datetime) -> bool:
     """Whether anyone at the school can open a signal: an active person, or a pending (unused,
     unwithdrawn, unexpired) invite, holding the receiver or backup role.
@@ -87,7 +83,4 @@ def school_can_receive(db, school_id: int, now: datetime) -> bool:
     school ever knowing — the municipality must hear at once (422) and use its agreed fallback.
     A pending invite counts: the school is onboarding and the person can enrol and open it.
     """
-    if any(staff_mod.with_role(db, school_id, role) for role in sorted(OPENING_ROLES)):
-        return True
-    return any(OPENING_ROLES & set(invite["roles"].split(","))
-               for invite in staff_mod.pending_invites(db, school_id, now))
+    return devicekeys.openers(db, school_id, now).anyone

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 
 from . import device_seal
 from . import staff as staff_mod
 from .clock import iso
 from .db import write
-
-#: The roles a waiting signal is sealed to (the ones that may open it; see access.opener).
-OPENING_ROLES = ("receiver", "backup")
 
 
 def prf_salt(user_handle: bytes) -> bytes:
@@ -88,44 +86,56 @@ def of_person(db, staff_id: int) -> list[bytes]:
     return [r["public_key"] for r in _usable(db, "d.staff_id = ?", (staff_id,))]
 
 
-def opener_keys(db, school_id: int, now: datetime) -> list[bytes]:
-    """The live phone keys of the school's active receivers and backups."""
-    return [r["public_key"] for r in _openers(db, school_id, now)[1]]
+@dataclass(frozen=True)
+class Openers:
+    """Who may open a school's waiting signals (active receivers and backups, by id → name),
+    their live phone keys, and pending invites for those roles — read once per intake, and
+    the one answer behind 'can this school receive', 'seal to whom' and the director's status."""
+    people: dict
+    keys: dict  # public key → staff id
+    pending: int
+
+    @property
+    def anyone(self) -> bool:
+        """Someone can open a signal now or after enrolling (access.school_can_receive)."""
+        return bool(self.people) or self.pending > 0
+
+    @property
+    def without_key(self) -> list[str]:
+        return sorted(self.people[pid] for pid in set(self.people) - set(self.keys.values()))
+
+    @property
+    def needs_server_copy(self) -> bool:
+        """Someone who may open it could not with a phone: the server keeps a copy it can read."""
+        return not self.people or bool(self.without_key) or self.pending > 0
 
 
-def openers(db, school_id: int, now: datetime) -> tuple[list[bytes], bool]:
-    """The public keys to seal a new signal of this school to, and whether the server must also
-    keep a copy it can read: when an active receiver or backup, or a pending invite for one,
-    has no phone key yet (they could otherwise never open it)."""
-    people, rows, pending = _openers(db, school_id, now)
-    with_key = {r["staff_id"] for r in rows}
-    return [r["public_key"] for r in rows], not people or bool(people - with_key) or pending > 0
-
-
-def _openers(db, school_id: int, now: datetime) -> tuple[set[int], list[dict], int]:
-    """Who may open the school's signals, their live phone keys, and pending invites for the
-    role: two statements, since every intake asks (docs/performance.md)."""
-    rows = db.conn.execute(
-        "SELECT DISTINCT s.id, d.public_key FROM staff s"
-        " JOIN staff_roles r ON r.staff_id = s.id AND r.role IN ('receiver', 'backup')"
-        " LEFT JOIN device_keys d ON d.staff_id = s.id AND EXISTS (SELECT 1 FROM passkeys p"
-        "     WHERE p.id = d.passkey_id AND p.revoked_at IS NULL)"
-        " WHERE s.school_id = ? AND s.active = 1 ORDER BY d.id", (school_id,)).fetchall()
+def openers(db, school_id: int, now: datetime) -> Openers:
+    """Two statements, since every intake asks (docs/performance.md)."""
+    roles = staff_mod.OPENING_ROLES
+    marks = ",".join("?" * len(roles))
+    people, keys = {}, {}
+    for staff_id, name, key in db.conn.execute(
+            "SELECT DISTINCT s.id, s.display_name, d.public_key FROM staff s"
+            f" JOIN staff_roles r ON r.staff_id = s.id AND r.role IN ({marks})"
+            " LEFT JOIN device_keys d ON d.staff_id = s.id AND EXISTS (SELECT 1 FROM passkeys p"
+            "     WHERE p.id = d.passkey_id AND p.revoked_at IS NULL)"
+            " WHERE s.school_id = ? AND s.active = 1 ORDER BY d.id", (*roles, school_id)):
+        people[staff_id] = name
+        if key is not None:
+            keys[key] = staff_id
+    any_role = " OR ".join("(',' || roles || ',') LIKE ?" for _ in roles)
     pending = db.conn.execute(
         "SELECT count(*) FROM invites WHERE school_id = ? AND used_at IS NULL"
-        " AND withdrawn_at IS NULL AND expires_at > ? AND (',' || roles || ',' LIKE '%,receiver,%'"
-        " OR ',' || roles || ',' LIKE '%,backup,%')", (school_id, iso(now))).fetchone()[0]
-    return ({r[0] for r in rows},
-            [{"staff_id": r[0], "public_key": r[1]} for r in rows if r[1] is not None], pending)
+        f" AND withdrawn_at IS NULL AND expires_at > ? AND ({any_role})",
+        (school_id, iso(now), *(f"%,{role},%" for role in roles))).fetchone()[0]
+    return Openers(people=people, keys=keys, pending=pending)
 
 
 def school_status(db, school_id: int, now: datetime) -> dict:
     """For the director's page: whether 'de server kan wachtende signalen niet lezen' holds for
     new signals, who still has to log in once on a phone that supports it, and how many can
     open (one alone is fragile: a lost phone leaves signals nobody can open)."""
-    people, rows, pending = _openers(db, school_id, now)
-    with_key = {r["staff_id"] for r in rows}
-    missing = sorted((staff_mod.display_name(db, pid) or "") for pid in people - with_key)
-    return {"sealed": bool(people) and not missing and pending == 0, "missing": missing,
-            "pending_invites": pending, "openers": len(people),
-            "openers_with_key": len(with_key)}
+    found = openers(db, school_id, now)
+    return {"sealed": not found.needs_server_copy, "missing": found.without_key,
+            "pending_invites": found.pending, "openers": len(found.people)}

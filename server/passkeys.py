@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import base64
 import functools
 import hmac
 import json
@@ -16,6 +15,7 @@ import os
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
+from . import device_seal
 from . import staff as staff_mod
 from .clock import iso, parse
 from .db import write
@@ -190,7 +190,7 @@ def _with_prf(options_json: str, prf_salt: bytes | None) -> str:
         return options_json
     options = json.loads(options_json)
     options.setdefault("extensions", {})["prf"] = {
-        "eval": {"first": base64.urlsafe_b64encode(prf_salt).rstrip(b"=").decode()}}
+        "eval": {"first": device_seal.b64(prf_salt)}}
     return json.dumps(options)
 
 

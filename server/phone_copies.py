@@ -92,7 +92,7 @@ def drop_unopenable(db, now) -> int:
         purpose = "receiver_devices" if state == "received" else "teacher_devices"
         whose = ("school", school_id) if state == "received" else ("teacher", teacher_id)
         if whose not in live:
-            keys = (devicekeys.opener_keys(db, school_id, now) if state == "received"
+            keys = (devicekeys.openers(db, school_id, now).keys if state == "received"
                     else devicekeys.of_person(db, teacher_id))
             live[whose] = {device_seal.b64(k) for k in keys}
         pubs = {e.get("pub") for e in vault.open_entries(db.conn, signal_id, purpose) or []}

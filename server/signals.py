@@ -172,13 +172,13 @@ def _note_expiry(db, school_id: int, now: datetime, deadlines: "Deadlines") -> s
     return iso(note_deadline(now, schools.holidays(db, school_id), deadlines.note_unread_expiry))
 
 
-def _seal_to_phones(signal_id: str, child: Child, phones: list[bytes],
-                    server_copy: bool) -> tuple[list[dict], bool]:
-    """One entry per phone; a phone key that cannot be sealed to (it was checked when stored,
-    so only a damaged row) is left out and the server keeps its copy, so the signal still
-    arrives and can be opened."""
-    entries = []
-    for key in phones:
+def _seal_to_phones(signal_id: str, child: Child,
+                    found: devicekeys.Openers) -> tuple[list[dict], bool]:
+    """One entry per phone of those who may open it, and whether the server keeps a copy it
+    can read too. A phone key that cannot be sealed to (it was checked when stored, so only a
+    damaged row) is left out and the server keeps its copy: the signal still arrives."""
+    entries, server_copy = [], found.needs_server_copy
+    for key in found.keys:
         try:
             entries.append(device_seal.seal(key, child.to_bytes(), device_seal.aad(signal_id)))
         except ValueError:
@@ -200,8 +200,8 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
     signal_id, stamp = secrets.token_urlsafe(16), iso(now)
     school, holidays = schools.calendar(db, school_id)
     expires = unopened_deadline(now, school["start_time"], holidays, deadlines.unopened_expiry)
-    phones, needs_copy = devicekeys.openers(db, school_id, now)
-    entries, server_copy = _seal_to_phones(signal_id, child, phones, needs_copy)
+    found = devicekeys.openers(db, school_id, now)
+    entries, server_copy = _seal_to_phones(signal_id, child, found)
     with write(db):
         row = _one(db, "INSERT INTO signals (id, school_id, municipality_id, reference, state,"
                    " received_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)"
@@ -220,8 +220,8 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
             return existing, False
         if entries and not server_copy:
             still = devicekeys.openers(db, school_id, now)
-            if (set(still[0]), still[1]) != (set(phones), needs_copy):
-                entries, server_copy = _seal_to_phones(signal_id, child, *still)
+            if still != found:
+                entries, server_copy = _seal_to_phones(signal_id, child, still)
         if entries:
             vault.seal_entries(db.conn, signal_id, "receiver_devices", entries, stamp)
         if server_copy:  # someone who can open it has no phone key (yet): ADR 0013

@@ -438,8 +438,9 @@ def revoke_passkey(db, now, *, staff_id: int, passkey_id: int, actor: str, schoo
 
 # --- away, and who holds a role today -----------------------------------------------------------
 
-#: Roles that may mark themselves away ('afwezig tot ...'): the ones signals are pushed to.
-AWAY_ROLES = ("receiver", "backup")
+#: The roles that open waiting signals (access.opener): pushed to, sealed to their phones
+#: (devicekeys), and the ones that may mark themselves away ('afwezig tot ...').
+OPENING_ROLES = ("receiver", "backup")
 MAX_AWAY = timedelta(days=366)
 
 

@@ -8,13 +8,12 @@ import json
 import logging
 import os
 
-from server import create_app
-from server import db as db_mod
-from server import expiry
 from server import (
     auditlog,
+    create_app,
     device_seal,
     devicekeys,
+    expiry,
     municipalities,
     phone_copies,
     receipts,
@@ -22,6 +21,7 @@ from server import (
     signals,
     vault,
 )
+from server import db as db_mod
 from server.clock import FakeClock
 from server.web.base import limiter
 

@@ -26,8 +26,8 @@ from .. import (
     tips,
 )
 from .. import staff as staff_mod
-from ..db import write
 from ..clock import local, parse
+from ..db import write
 from ..dutch import long_date, time_of, when
 from .base import deadlines, get_db, now
 from .confirm import unconfirmed

@@ -58,7 +58,7 @@ def _page(error: str | None = None, form_value: str = "", status: int = 200):
                 "last_success": when(d["last_success_at"], at) if d["last_success_at"] else ""}
                for d in subscriptions.list_for(db, me.id)]
     away = staff_mod.away_until(db, me.id, at)
-    may_be_away = me.has_role(*staff_mod.AWAY_ROLES)
+    may_be_away = me.has_role(*staff_mod.OPENING_ROLES)
     start = local(at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
     last = local(at + staff_mod.MAX_AWAY - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     roles = [staff_mod.ROLE_LABELS[r] for r in staff_mod.PEOPLE_ROLES if r in me.roles]
@@ -76,7 +76,7 @@ def index():
 
 
 @bp.post("/away")
-@role_required(*staff_mod.AWAY_ROLES)
+@role_required(*staff_mod.OPENING_ROLES)
 def away():
     me, at = current_staff(), now()
     if request.form.get("action") == "back":

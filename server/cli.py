@@ -345,8 +345,6 @@ def purge(obj: Context):
 
 def _serve(cfg, host: str, port: int, threads: int = serving.THREADS,
            trusted_proxy: str | None = None) -> None:
-    import waitress
-
     from . import create_app
 
     app = create_app({"data_dir": cfg.data_dir, "base_url": cfg.base_url})
@@ -358,8 +356,8 @@ def _serve(cfg, host: str, port: int, threads: int = serving.THREADS,
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
                  "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="hwc-inbox",
-                       clear_untrusted_proxy_headers=True, **serving.waitress_limits(), **proxy)
+        serving.serve(app, host=host, port=port, threads=threads, ident="hwc-inbox",
+                      clear_untrusted_proxy_headers=True, **serving.waitress_limits(), **proxy)
     finally:
         for loop in loops:
             loop.stop()

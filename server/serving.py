@@ -17,6 +17,9 @@ without one (a mistake, or an attacker on the same network):
 """
 from __future__ import annotations
 
+import logging
+import time
+
 #: Worker threads (waitress's own default). Under CPython's GIL one thread runs Python at a time;
 #: a thread more only helps while the others wait (a commit's syncs, the writer's turn), and every
 #: thread more hands the GIL round more often — each SQL statement gives it up and waits for it
@@ -61,3 +64,51 @@ def waitress_limits(fd_limit: int | None = None) -> dict:
         "channel_timeout": CHANNEL_TIMEOUT,
         "cleanup_interval": CLEANUP_INTERVAL,
     }
+
+
+#: Seconds between two lines about requests that waited for a worker thread.
+QUEUE_REPORT_EVERY = 60.0
+
+
+class QueueDepthLog:
+    """Stands in for waitress's `waitress.queue` logger: one line a minute instead of one per
+    request.
+
+    waitress logs "Task queue depth is N" for every request that finds all worker threads busy —
+    under load that is every request, written while waitress holds its task lock in the thread
+    that accepts and reads all connections (~5% of the server's time under bench/load.py, at the
+    moment it can least spare it). An operator needs to know that requests queue and how deep,
+    not each time: this counts them and logs a summary at most once per `QUEUE_REPORT_EVERY`
+    seconds (the first one at once). `monotonic` is injectable for tests.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None, monotonic=time.monotonic,
+                 every: float = QUEUE_REPORT_EVERY):
+        self.logger = logger or logging.getLogger("waitress.queue")
+        self.monotonic = monotonic
+        self.every = every
+        self.waited = 0
+        self.deepest = 0
+        self.next_report = monotonic()
+
+    def warning(self, _msg: str, depth: int, *_args) -> None:
+        """Called by waitress (under its task lock) with the queue depth."""
+        self.waited += 1
+        self.deepest = max(self.deepest, depth)
+        now = self.monotonic()
+        if now < self.next_report:
+            return
+        self.logger.warning("%d request(s) waited for a worker thread in the last %.0f s "
+                            "(deepest queue %d)", self.waited, self.every, self.deepest)
+        self.waited = self.deepest = 0
+        self.next_report = now + self.every
+
+
+def serve(app, **kw) -> None:
+    """`waitress.serve`, with the queue-depth warnings summarised (`QueueDepthLog`)."""
+    import waitress
+
+    server = waitress.create_server(app, **kw)
+    server.task_dispatcher.queue_logger = QueueDepthLog()
+    server.print_listen("Serving on http://{}:{}")
+    server.run()

@@ -98,9 +98,8 @@ def test_bad_config_is_one_clear_line(run, monkeypatch):
 
 def test_serve_trusts_only_the_named_proxy(run, monkeypatch):
     """Review I4: behind a TLS proxy the client address comes from X-Forwarded-For (one hop)."""
-    import waitress
-    seen = {}
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(kw))
+    from .test_serve_edges import fake_waitress
+    seen = fake_waitress(monkeypatch)
     run("init")
     assert run("serve", "--port", "8123", "--trusted-proxy", "127.0.0.1").exit_code == 0
     assert seen["trusted_proxy"] == "127.0.0.1" and seen["trusted_proxy_count"] == 1
@@ -112,11 +111,10 @@ def test_serve_trusts_only_the_named_proxy(run, monkeypatch):
 
 
 def test_serve_runs_the_configured_number_of_threads(run, monkeypatch):
-    import waitress
-
     from server import serving
-    seen = {}
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(kw))
+
+    from .test_serve_edges import fake_waitress
+    seen = fake_waitress(monkeypatch)
     run("init")
     assert run("serve", "--port", "8123").exit_code == 0
     assert seen["threads"] == serving.THREADS

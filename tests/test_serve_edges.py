@@ -19,13 +19,30 @@ from .test_crash_safety import Server, free_port
 SLOW_CONNECTIONS = 160  # the review used 110; waitress's default limit is 100
 
 
-def test_serve_gives_waitress_the_limits(tmp_path, monkeypatch):
+def fake_waitress(monkeypatch) -> dict:
+    """Stand in for `waitress.create_server`: records its keyword arguments (and the server it
+    made, under "server") and serves nothing."""
+    import types
+
     import waitress
+    seen = {}
+
+    def create_server(app, **kw):
+        seen.update(kw)
+        seen["server"] = types.SimpleNamespace(
+            task_dispatcher=types.SimpleNamespace(), print_listen=lambda *_: None,
+            run=lambda: None)
+        return seen["server"]
+
+    monkeypatch.setattr(waitress, "create_server", create_server)
+    return seen
+
+
+def test_serve_gives_waitress_the_limits(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from server.cli import main
-    seen = {}
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(kw))
+    seen = fake_waitress(monkeypatch)
     runner = CliRunner()
     data = str(tmp_path / "d")
     assert runner.invoke(main, ["--data-dir", data, "init"]).exit_code == 0
@@ -34,6 +51,26 @@ def test_serve_gives_waitress_the_limits(tmp_path, monkeypatch):
     assert seen["inbuf_overflow"] >= seen["max_request_body_size"]  # a body never hits disk
     assert seen["connection_limit"] > 100 and seen["asyncore_use_poll"] is True
     assert seen["channel_timeout"] <= 60 and seen["cleanup_interval"] <= 30
+    assert isinstance(seen["server"].task_dispatcher.queue_logger, serving.QueueDepthLog)
+
+
+def test_queue_warnings_become_one_line_a_minute(caplog):
+    """waitress warns for every request that finds all workers busy; the summary logs the first
+    at once, then at most one line per minute with how many waited and how deep the queue got."""
+    now = [100.0]
+    log = serving.QueueDepthLog(monotonic=lambda: now[0])
+    with caplog.at_level("WARNING", logger="waitress.queue"):
+        log.warning("Task queue depth is %d", 1)
+        for depth in (2, 5, 3):
+            now[0] += 10
+            log.warning("Task queue depth is %d", depth)
+        assert len(caplog.records) == 1
+        now[0] += 31  # 61 s after the first line
+        log.warning("Task queue depth is %d", 1)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert lines[0].startswith("1 request(s) waited") and "deepest queue 1" in lines[0]
+    assert lines[1].startswith("4 request(s) waited") and "deepest queue 5" in lines[1]
 
 
 def test_the_connection_limit_stays_below_the_descriptor_limit():

@@ -149,3 +149,35 @@ def test_login_moves_the_visitor_into_a_server_session(app, db, clock, school):
     assert ilse.client.get_cookie("hwc_session") is not None
     assert count(db, "web_sessions") == 1
     assert ilse.client.get("/inbox").status_code == 200
+
+
+def test_a_limit_the_limiter_would_not_check_is_refused():
+    """Only route decorators are checked (`DecoratorOnlyLimiter` skips Flask-Limiter's
+    per-request hook), so a default, application or blueprint-wide limit must fail loudly at
+    start-up instead of silently never applying."""
+    import flask
+    import pytest
+
+    from server.web.ratelimit_store import DecoratorOnlyLimiter
+
+    def key():
+        return "k"
+
+    for kind in ("default_limits", "application_limits", "meta_limits"):
+        with pytest.raises(ValueError, match=kind):
+            DecoratorOnlyLimiter(key, storage_uri="hwc-memory://", **{kind: ["1/minute"]})
+    app = flask.Flask("t")
+    app.config["RATELIMIT_DEFAULT"] = "1/minute"
+    with pytest.raises(ValueError, match="RATELIMIT_DEFAULT"):
+        DecoratorOnlyLimiter(key, storage_uri="hwc-memory://").init_app(app)
+    limiter = DecoratorOnlyLimiter(key, storage_uri="hwc-memory://")
+    with pytest.raises(TypeError):
+        limiter.limit("1/minute")(flask.Blueprint("bp", __name__))
+
+    app = flask.Flask("t")
+    limiter.init_app(app)
+    app.add_url_rule("/open", "open", lambda: "ok")
+    app.add_url_rule("/limited", "limited", limiter.limit("2/minute")(lambda: "ok"))
+    client = app.test_client()
+    assert [client.get("/limited").status_code for _ in range(3)] == [200, 200, 429]
+    assert {client.get("/open").status_code for _ in range(5)} == {200}

@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, g, jsonify, render_template, request
-from flask_limiter import Limiter
 from werkzeug.exceptions import HTTPException
 
 from ..deadlines import Deadlines
 from ..tokens import digest
-from . import ratelimit_store  # noqa: F401  (registers the hwc-memory:// rate-limit store)
+from .ratelimit_store import DecoratorOnlyLimiter
 
 log = logging.getLogger("hwc")
 
@@ -28,8 +27,10 @@ def _rate_key() -> str:
     return "ip:" + (request.remote_addr or "?")
 
 
-limiter = Limiter(key_func=_rate_key, storage_uri="hwc-memory://", strategy="moving-window",
-                  headers_enabled=True)
+#: Only route decorators are checked (see DecoratorOnlyLimiter); importing ratelimit_store also
+#: registered the hwc-memory:// store named here.
+limiter = DecoratorOnlyLimiter(key_func=_rate_key, storage_uri="hwc-memory://",
+                               strategy="moving-window", headers_enabled=True)
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; manifest-src 'self'; worker-src 'self'; form-action 'self'; "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
+import flask
+from flask_limiter import Limiter
 from limits.storage import MemoryStorage
 
 #: How often stale windows are swept, in seconds (they are also checked on every read).
@@ -35,3 +37,42 @@ class LazyMemoryStorage(MemoryStorage):
             self._MemoryStorage__expire_events()
         finally:
             self._sweep_lock.release()
+
+
+class DecoratorOnlyLimiter(Limiter):
+    """Flask-Limiter with only the per-route decorators (`@limiter.limit`) checked.
+
+    Flask-Limiter also checks every request in a `before_request` hook, for default, application
+    and blueprint limits. This app has none of those — every limit is a decorator on the route it
+    guards, and the decorator does its own check — so that hook resolved an empty list of limits
+    on every page view (~9% of a page view's time under bench/load.py). This subclass skips the
+    hook's check and refuses to be given limits that only the hook would enforce, so a limit can
+    never be configured and then silently not apply.
+    """
+
+    def __init__(self, key_func, **kwargs):
+        for kind in ("default_limits", "application_limits", "meta_limits"):
+            if kwargs.get(kind):
+                raise ValueError(f"{kind} would never be checked: limit the routes instead")
+        super().__init__(key_func, **kwargs)
+
+    def init_app(self, app) -> None:
+        for name in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META"):
+            if app.config.get(name):
+                raise ValueError(f"{name} would never be checked: limit the routes instead")
+        super().init_app(app)
+
+    def limit(self, *args, **kwargs):
+        decorate = super().limit(*args, **kwargs)
+
+        def only_routes(obj):
+            if isinstance(obj, flask.Blueprint):
+                raise TypeError("a blueprint-wide limit would never be checked: limit routes")
+            return decorate(obj)
+
+        return only_routes
+
+    def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
+        if in_middleware:
+            return  # nothing to check here: see the class docstring
+        super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)

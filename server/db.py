@@ -102,19 +102,36 @@ def writer_turn(data_dir: Path | str) -> threading.RLock:
         return _writer_turns.setdefault(key, threading.RLock())
 
 
+#: The pragmas besides secure_delete, read in one statement. The table-valued forms take the
+#: schema as a column: `keys.pragma_synchronous` would silently read main's. secure_delete has no
+#: such column, so it is read with one PRAGMA per file.
+_PRAGMA_CHECK = (
+    "SELECT (SELECT journal_mode FROM pragma_journal_mode WHERE schema = 'main'),"
+    " (SELECT journal_mode FROM pragma_journal_mode WHERE schema = 'keys'),"
+    " (SELECT synchronous FROM pragma_synchronous WHERE schema = 'main'),"
+    " (SELECT synchronous FROM pragma_synchronous WHERE schema = 'keys'),"
+    " (SELECT foreign_keys FROM pragma_foreign_keys),"
+    " (SELECT temp_store FROM pragma_temp_store)")
+
+
 def check_pragmas(conn: sqlite3.Connection, secure_delete: str = "ON") -> None:
+    """Re-read, not assume, the pragmas the privacy guarantees rest on (three statements: this
+    runs every time a kept connection is handed out, so once per request)."""
     want_sd = {"ON": 1, "OFF": 0, "FAST": 2}[secure_delete.upper()]
     for schema in ("main", "keys"):
         if conn.execute(f"PRAGMA {schema}.secure_delete").fetchone()[0] != want_sd:
             raise StorageError(f"secure_delete is not {secure_delete} on {schema}")
-        if conn.execute(f"PRAGMA {schema}.journal_mode").fetchone()[0].lower() != "delete":
+    journal_main, journal_keys, sync_main, sync_keys, foreign_keys, temp_store = \
+        conn.execute(_PRAGMA_CHECK).fetchone()
+    for schema, mode in (("main", journal_main), ("keys", journal_keys)):
+        if (mode or "").lower() != "delete":
             raise StorageError(f"{schema} is not in rollback-journal (DELETE) mode")
-    for schema, level in SYNCHRONOUS.items():
-        if conn.execute(f"PRAGMA {schema}.synchronous").fetchone()[0] != _SYNC_LEVELS[level]:
-            raise StorageError(f"{schema} is not synchronous={level}")
-    if conn.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
+    for schema, level in (("main", sync_main), ("keys", sync_keys)):
+        if level != _SYNC_LEVELS[SYNCHRONOUS[schema]]:
+            raise StorageError(f"{schema} is not synchronous={SYNCHRONOUS[schema]}")
+    if foreign_keys != 1:
         raise StorageError("foreign_keys is off")
-    if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
+    if temp_store != 2:
         raise StorageError("temp_store is not MEMORY")
 
 

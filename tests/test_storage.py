@@ -63,6 +63,25 @@ def test_synchronous_levels_are_set_and_checked(db):
     db_mod.check_pragmas(db.conn)
 
 
+@pytest.mark.parametrize("pragma, bad, good", [
+    ("main.secure_delete", "OFF", "ON"), ("keys.secure_delete", "OFF", "ON"),
+    ("main.journal_mode", "MEMORY", "DELETE"), ("keys.journal_mode", "MEMORY", "DELETE"),
+    ("main.synchronous", "FULL", "EXTRA"), ("keys.synchronous", "NORMAL", "FULL"),
+    ("foreign_keys", "OFF", "ON"), ("temp_store", "FILE", "MEMORY"),
+])
+def test_every_pragma_of_both_files_is_checked(db, pragma, bad, good):
+    """The check reads most pragmas in one statement; `keys.pragma_synchronous` would silently
+    read main's value, so each file's setting is changed on its own and must be noticed."""
+    db_mod.check_pragmas(db.conn)
+    db.conn.execute(f"PRAGMA {pragma}={bad}")
+    try:
+        with pytest.raises(db_mod.StorageError):
+            db_mod.check_pragmas(db.conn)
+    finally:
+        db.conn.execute(f"PRAGMA {pragma}={good}")
+    db_mod.check_pragmas(db.conn)
+
+
 def test_a_refused_assertion_still_uses_up_its_challenge(app, db, clock, school):
     """The challenge's use and the sign count are one transaction now; a refusal must not roll
     back the use, or a failed attempt could be retried against the same challenge."""

@@ -72,7 +72,7 @@ def staff_member(db, director, staff_id: int) -> dict:
 
 def municipality_may_send(db, municipality_id: int, school_id: int) -> bool:
     """Whether a municipality's token may send signals to (and read receipts of) a school."""
-    return school_id in municipalities.school_ids(db, municipality_id)
+    return municipalities.covers(db, municipality_id, school_id)
 
 
 def school_can_receive(db, school_id: int, now: datetime) -> bool:

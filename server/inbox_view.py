@@ -138,7 +138,8 @@ def view(db, school_id: int, now: datetime,
     shown = [dict(t, day=day_name(t["received_at"])) for t in traces.for_school(db, school_id,
                                                                               now)]
     return {"waiting": waiting, "groups": [g for g in groups if g[2]], "cases": cases,
-            "traces": shown, "start_time": school["start_time"], "waiting_total": total,
+            "traces": shown, "school": school, "start_time": school["start_time"],
+            "waiting_total": total,
             "page": page, "pages": pages(total, per_page)}
 
 

@@ -67,6 +67,14 @@ def school_ids(db, municipality_id: int) -> set[int]:
         (municipality_id,))}
 
 
+def covers(db, municipality_id: int, school_id: int) -> bool:
+    """Whether the school is in the municipality's list (one row looked up, not the whole list:
+    every intake asks)."""
+    return db.conn.execute(
+        "SELECT 1 FROM municipality_schools WHERE municipality_id = ? AND school_id = ?",
+        (municipality_id, school_id)).fetchone() is not None
+
+
 def names_for_school(db, school_id: int) -> list[str]:
     """The municipalities that may send to a school (revoked ones left out), by name: the school's
     letters say which municipality a signal comes from."""

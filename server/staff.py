@@ -63,16 +63,16 @@ def roles_of(db, staff_id: int) -> set[str]:
 
 
 def get(db, staff_id: int, school_id: int | None = None) -> dict | None:
-    """One staff member, optionally only if they belong to `school_id` (cross-school guard)."""
-    sql, args = "SELECT * FROM staff WHERE id = ?", [staff_id]
+    """One staff member with their roles (one statement: every logged-in request asks), only
+    if they belong to `school_id` when given (cross-school guard)."""
+    sql, args = ("SELECT *, (SELECT group_concat(role, ',') FROM staff_roles r WHERE"
+                 " r.staff_id = staff.id) AS role_list FROM staff WHERE id = ?"), [staff_id]
     if school_id is not None:
         sql += " AND school_id = ?"
         args.append(school_id)
-    rows = list(db.query(sql, args))
-    if not rows:
-        return None
-    row = rows[0]
-    row["roles"] = roles_of(db, row["id"])
+    row = (list(db.query(sql, args)) or [None])[0]
+    if row is not None:
+        row["roles"] = set(filter(None, (row.pop("role_list") or "").split(",")))
     return row
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import access, intake, schools, signals
+from . import access, devicekeys, intake, schools, signals
 from .clock import local
 from .deadlines import Deadlines
 
@@ -38,8 +38,11 @@ def submit(db, now: datetime, *, municipality_id: int, payload: object,
         raise intake.Invalid([{"field": "school", "message": "unknown school"}])
     if not access.municipality_may_send(db, municipality_id, school["id"]):
         raise OutOfScope(clean.school)
-    if not access.school_can_receive(db, school["id"], now):
+    # The rule of access.school_can_receive, read once: the intake seals to the same people.
+    openers = devicekeys.openers(db, school["id"], now)
+    if not openers.anyone:
         raise intake.Invalid([{"field": "school", "message": NOBODY_TO_RECEIVE}])
     child = signals.Child(name=clean.name, birth_date=clean.birth_date.isoformat())
     return signals.receive(db, now, municipality_id=municipality_id, school_id=school["id"],
-                           reference=clean.reference, child=child, deadlines=deadlines)
+                           reference=clean.reference, child=child, deadlines=deadlines,
+                           school=school, openers=openers)

@@ -122,7 +122,7 @@ def index():
     waiting = [dict(r, may_open=may_open(r)) for r in shown["waiting"]]
     return render_template("inbox/index.html", waiting=waiting, cases=shown["cases"],
                            groups=shown["groups"], traces=shown["traces"],
-                           start_time=shown["start_time"], school=_school(),
+                           start_time=shown["start_time"], school=shown["school"],
                            waiting_total=shown["waiting_total"], page=shown["page"],
                            pages=shown["pages"])
 

@@ -46,15 +46,15 @@ def school_signal(db, staff, signal_id: str) -> dict:
 def opener(db, now: datetime, staff):
     """A test `row -> may this person open it`, with what it needs looked up once (the inbox
     asks it for every waiting signal: no query per row)."""
-    roles = set(staff.roles)
+    roles, school_id = set(staff.roles), staff.school_id
     if "receiver" in roles:
-        return lambda row: row["school_id"] == staff.school_id
+        return lambda row: row["school_id"] == school_id
     if "backup" not in roles:
         return lambda row: False
-    if staff_mod.receivers_all_away(db, staff.school_id, now):
-        return lambda row: row["school_id"] == staff.school_id
-    school, holidays = schools.calendar(db, staff.school_id)
-    return lambda row: (row["school_id"] == staff.school_id and now >= escalation.escalation_at(
+    if staff_mod.receivers_all_away(db, school_id, now):
+        return lambda row: row["school_id"] == school_id
+    school, holidays = schools.calendar(db, school_id)
+    return lambda row: (row["school_id"] == school_id and now >= escalation.escalation_at(
         parse(row["received_at"]), school, holidays))
 
 

@@ -89,8 +89,12 @@ def _unauthorized():
 
 
 def current_staff() -> StaffUser | None:
-    """The logged-in, active staff member, or None."""
-    return current_user if current_user and current_user.is_authenticated else None
+    """The logged-in, active staff member, or None.
+
+    The object itself, not flask-login's `current_user` proxy: every attribute read through the
+    proxy looks the user up again (the inbox reads `school_id` once per row)."""
+    user = current_user._get_current_object()
+    return user if user is not None and user.is_authenticated else None
 
 
 def role_required(*roles):

@@ -6,6 +6,7 @@ ever on the response to the reveal POST (never a GET), which is `no-store` like 
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
@@ -119,7 +120,10 @@ def index():
     page = request.args.get("pagina", "1")
     shown = inbox_view.view(database, me.school_id, moment, deadlines().case_autoclose,
                             page=int(page) if page.isdigit() and len(page) < 7 else 1)
-    waiting = [dict(r, may_open=may_open(r)) for r in shown["waiting"]]
+    # One url_for for the page, not one per row: ids are URL-safe tokens, quoted all the same.
+    signal_path = url_for("inbox.confirm", signal_id="-").removesuffix("-")
+    waiting = [dict(r, may_open=may_open(r), url=signal_path + quote(r["id"], safe=""))
+               for r in shown["waiting"]]
     return render_template("inbox/index.html", waiting=waiting, cases=shown["cases"],
                            groups=shown["groups"], traces=shown["traces"],
                            start_time=shown["start_time"], school=shown["school"],

@@ -209,6 +209,8 @@ def write(db: sqlite_utils.Database, *, both_files: bool = False):
     Nested use joins the outer transaction.
     """
     conn = db.conn
+    if getattr(db, "reading", False):
+        raise RuntimeError("write() inside snapshot(): a read lock cannot become a write lock")
     if conn.in_transaction:
         yield db
         return
@@ -222,6 +224,32 @@ def write(db: sqlite_utils.Database, *, both_files: bool = False):
         yield from _write(db, conn, both_files)
     finally:
         turn.release()
+
+
+@contextlib.contextmanager
+def snapshot(db: sqlite_utils.Database):
+    """Several reads as one read transaction: one consistent view, and hwc.db's shared lock
+    taken once instead of once per statement.
+
+    In rollback-journal mode every statement outside a transaction takes and drops the shared
+    lock (and looks for a hot journal); a writer's COMMIT must wait until no reader holds it,
+    and a reader that arrives during the commit sleeps in SQLite's busy handler. A page that
+    reads six times met each commit up to six times. Keep a snapshot short (queries only, not
+    rendering): while it is open a commit waits for it. Writing inside one is refused: a shared
+    lock that upgrades can deadlock with another writer.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        yield db
+        return
+    conn.execute("BEGIN")
+    db.reading = True
+    try:
+        yield db
+    finally:
+        db.reading = False
+        if conn.in_transaction:
+            conn.execute("COMMIT")  # nothing was written: this only lets go of the lock
 
 
 def _write(db, conn, both_files: bool):

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from . import escalation, followups, schools, schooltime, traces
 from .clock import local, parse
+from .db import snapshot
 from .deadlines import Deadlines
 from .dutch import day_name, time_of, weekday_time, when
 
@@ -102,6 +103,12 @@ def view(db, school_id: int, now: datetime,
     """Everything the inbox page shows, computed once. Waiting signals are paged (`page`
     counts from 1 and is clamped); numbers continue across pages, so '26.' on page 2 is the
     26th oldest, and open cases are numbered after every waiting signal."""
+    with snapshot(db):  # six reads, one lock and one consistent view (count and page agree)
+        return _view(db, school_id, now, autoclose, page, per_page)
+
+
+def _view(db, school_id: int, now: datetime, autoclose: timedelta, page: int,
+          per_page: int) -> dict:
     school, holidays = schools.calendar(db, school_id)
     total = waiting_count(db, school_id)
     page = min(max(1, page), pages(total, per_page))

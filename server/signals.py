@@ -187,14 +187,15 @@ def _seal_to_phones(signal_id: str, child: Child,
 
 
 def receive(db, now: datetime, *, municipality_id: int, school_id: int, reference: str,
-            child: Child, deadlines: "Deadlines | None" = None, school: dict | None = None,
+            child: Child, deadlines: "Deadlines | None" = None,
+            calendar: tuple[dict, list] | None = None,
             openers: devicekeys.Openers | None = None) -> tuple[dict, bool]:
     """Store a new signal sealed, or recognise an idempotent retry. Returns (row, created).
 
-    `school` (its row) and `openers` (`devicekeys.openers` for it, at `now`) may be passed when
-    the caller has just read them (the API's intake does, for its 403 and 422 rules): two reads
-    fewer on the busiest path. Under the write lock the openers are read again anyway when only
-    phones will hold the signal.
+    `calendar` (`schools.calendar` of the school) and `openers` (`devicekeys.openers` for it, at
+    `now`) may be passed when the caller has just read them: the API's intake does, for its 403
+    and 422 rules, in one read transaction. Under the write lock the openers are read again
+    anyway when only phones will hold the signal.
     """
     deadlines = deadlines or Deadlines()
     content = _intake_bytes(school_id, child)
@@ -205,10 +206,10 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
     # under the lock when only phones will hold it: a passkey revoked or a role changed in
     # between must not leave a signal nobody can open (the sweep could have run meanwhile).
     signal_id, stamp = secrets.token_urlsafe(16), iso(now)
-    if school is None or school["id"] != school_id:
-        school = schools.get(db, school_id)
-    expires = unopened_deadline(now, school["start_time"], schools.holidays(db, school_id),
-                                deadlines.unopened_expiry)
+    if calendar is None or calendar[0]["id"] != school_id:
+        calendar = schools.calendar(db, school_id)
+    school, holidays = calendar
+    expires = unopened_deadline(now, school["start_time"], holidays, deadlines.unopened_expiry)
     found = openers if openers is not None else devicekeys.openers(db, school_id, now)
     entries, server_copy = _seal_to_phones(signal_id, child, found)
     with write(db):

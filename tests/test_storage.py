@@ -162,3 +162,30 @@ def test_requests_reuse_the_threads_connection(app):
     kept = pool.get()
     client.get("/healthz")
     assert pool.get() is kept
+
+
+def test_a_snapshot_is_one_read_transaction_that_refuses_writes(db, school, clock):
+    """`snapshot` takes hwc.db's shared lock once for several reads and lets go of it at the
+    end, also when a read fails; a write inside it would upgrade a shared lock (deadlock-prone)
+    and is refused before anything is written."""
+    from server import inbox_view
+
+    seen = []
+    db.conn.set_trace_callback(seen.append)
+    try:
+        inbox_view.view(db, school["id"], clock.now())
+    finally:
+        db.conn.set_trace_callback(None)
+    assert seen[0] == "BEGIN" and seen[-1] == "COMMIT" and len(seen) > 4
+    assert "BEGIN" not in seen[1:-1] and not db.conn.in_transaction
+
+    before = db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0]
+    with pytest.raises(RuntimeError, match="snapshot"), db_mod.snapshot(db), db_mod.write(db):
+        db.conn.execute("INSERT INTO audit_events (actor, action, at) VALUES ('t', 'x', 'n')")
+    assert not db.conn.in_transaction and not db.reading
+    assert db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0] == before
+    with pytest.raises(ValueError), db_mod.snapshot(db):
+        raise ValueError("a read failed")
+    assert not db.conn.in_transaction
+    with db_mod.write(db):  # the lock was let go: a write goes through
+        db.conn.execute("INSERT INTO audit_events (actor, action, at) VALUES ('t', 'x', 'n')")

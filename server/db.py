@@ -78,6 +78,7 @@ def connect(data_dir: Path | str, *, secure_delete: str | None = None) -> sqlite
         raise
     database = Database(conn)
     database.writer_turn = writer_turn(data_dir)
+    database.commit_gate = commit_gate(data_dir)
     return database
 
 
@@ -102,37 +103,90 @@ def writer_turn(data_dir: Path | str) -> threading.RLock:
         return _writer_turns.setdefault(key, threading.RLock())
 
 
-#: The pragmas besides secure_delete, read in one statement. The table-valued forms take the
-#: schema as a column: `keys.pragma_synchronous` would silently read main's. secure_delete has no
-#: such column, so it is read with one PRAGMA per file.
-_PRAGMA_CHECK = (
-    "SELECT (SELECT journal_mode FROM pragma_journal_mode WHERE schema = 'main'),"
-    " (SELECT journal_mode FROM pragma_journal_mode WHERE schema = 'keys'),"
-    " (SELECT synchronous FROM pragma_synchronous WHERE schema = 'main'),"
-    " (SELECT synchronous FROM pragma_synchronous WHERE schema = 'keys'),"
-    " (SELECT foreign_keys FROM pragma_foreign_keys),"
-    " (SELECT temp_store FROM pragma_temp_store)")
-
-
 def check_pragmas(conn: sqlite3.Connection, secure_delete: str = "ON") -> None:
-    """Re-read, not assume, the pragmas the privacy guarantees rest on (three statements: this
-    runs every time a kept connection is handed out, so once per request)."""
+    """Re-read, not assume, the pragmas the privacy guarantees rest on (every time a kept
+    connection is handed out, so once per request).
+
+    Nine plain PRAGMA statements, not one SELECT over the table-valued `pragma_*` functions: a
+    SELECT reads the schema and so takes hwc.db's shared lock, and under load it then met every
+    commit and slept in SQLite's busy handler; a plain PRAGMA touches no file. (The table-valued
+    forms also need the schema as a column: `keys.pragma_synchronous` reads main's value.)
+    """
     want_sd = {"ON": 1, "OFF": 0, "FAST": 2}[secure_delete.upper()]
     for schema in ("main", "keys"):
         if conn.execute(f"PRAGMA {schema}.secure_delete").fetchone()[0] != want_sd:
             raise StorageError(f"secure_delete is not {secure_delete} on {schema}")
-    journal_main, journal_keys, sync_main, sync_keys, foreign_keys, temp_store = \
-        conn.execute(_PRAGMA_CHECK).fetchone()
-    for schema, mode in (("main", journal_main), ("keys", journal_keys)):
-        if (mode or "").lower() != "delete":
+        if conn.execute(f"PRAGMA {schema}.journal_mode").fetchone()[0].lower() != "delete":
             raise StorageError(f"{schema} is not in rollback-journal (DELETE) mode")
-    for schema, level in (("main", sync_main), ("keys", sync_keys)):
-        if level != _SYNC_LEVELS[SYNCHRONOUS[schema]]:
-            raise StorageError(f"{schema} is not synchronous={SYNCHRONOUS[schema]}")
-    if foreign_keys != 1:
+    for schema, level in SYNCHRONOUS.items():
+        if conn.execute(f"PRAGMA {schema}.synchronous").fetchone()[0] != _SYNC_LEVELS[level]:
+            raise StorageError(f"{schema} is not synchronous={level}")
+    if conn.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
         raise StorageError("foreign_keys is off")
-    if temp_store != 2:
+    if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
         raise StorageError("temp_store is not MEMORY")
+
+
+class CommitGate:
+    """Lets this process's readers and its committing writer take turns instead of colliding.
+
+    In rollback-journal mode a COMMIT needs every reader of hwc.db gone, and while it writes
+    the file no reader may start; whoever finds the other in the way sleeps in SQLite's busy
+    handler in growing steps (1, 2, 5, 10, 15 ms ...) and is not woken when the way is clear.
+    Under bench/load.py the server's threads spent about an eighth of their time in those
+    sleeps, mostly page views waiting out a commit that took a millisecond. Here a snapshot
+    (`snapshot`) waits while a commit is under way or waiting, and a COMMIT waits until the
+    snapshots under way have ended; each is woken the moment the other is done.
+
+    Every wait is bounded and then simply goes ahead: SQLite's own locks stay in force and
+    still decide (other processes, the reads outside snapshots, a writer whose cache spilled
+    to the file before COMMIT and so blocks readers earlier). The worst case is the old one.
+    """
+
+    #: Most seconds a snapshot waits for a commit; a commit on a slow disk can take this long.
+    READER_WAIT = 2.0
+    #: Most seconds a COMMIT waits for snapshots (which are a few queries long).
+    WRITER_WAIT = 0.2
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False  # a COMMIT is waiting for readers or under way
+
+    def enter_read(self) -> None:
+        with self._cond:
+            if self._writer:
+                self._cond.wait_for(lambda: not self._writer, self.READER_WAIT)
+            self._readers += 1
+
+    def leave_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0 and self._writer:
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def committing(self):
+        with self._cond:
+            self._writer = True
+            if self._readers:
+                self._cond.wait_for(lambda: self._readers == 0, self.WRITER_WAIT)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+_commit_gates: dict[str, CommitGate] = {}
+
+
+def commit_gate(data_dir: Path | str) -> CommitGate:
+    """The one `CommitGate` of a data directory in this process (like `writer_turn`)."""
+    key = str(Path(data_dir).resolve())
+    with _writer_turns_lock:
+        return _commit_gates.setdefault(key, CommitGate())
 
 
 class Pool:
@@ -227,7 +281,7 @@ def write(db: sqlite_utils.Database, *, both_files: bool = False):
 
 
 @contextlib.contextmanager
-def snapshot(db: sqlite_utils.Database):
+def snapshot(db: sqlite_utils.Database, *, one_statement: bool = False):
     """Several reads as one read transaction: one consistent view, and hwc.db's shared lock
     taken once instead of once per statement.
 
@@ -237,19 +291,36 @@ def snapshot(db: sqlite_utils.Database):
     reads six times met each commit up to six times. Keep a snapshot short (queries only, not
     rendering): while it is open a commit waits for it. Writing inside one is refused: a shared
     lock that upgrades can deadlock with another writer.
+
+    `one_statement`: a single read needs no transaction of its own, only its turn at the
+    `CommitGate` (the session and the person on every request).
     """
     conn = db.conn
     if conn.in_transaction:
         yield db
         return
-    conn.execute("BEGIN")
-    db.reading = True
+    gate = getattr(db, "commit_gate", None)
+    if gate is not None:
+        gate.enter_read()
     try:
-        yield db
+        if one_statement:
+            db.reading = True
+            try:
+                yield db
+            finally:
+                db.reading = False
+            return
+        conn.execute("BEGIN")
+        db.reading = True
+        try:
+            yield db
+        finally:
+            db.reading = False
+            if conn.in_transaction:
+                conn.execute("COMMIT")  # nothing was written: this only lets go of the lock
     finally:
-        db.reading = False
-        if conn.in_transaction:
-            conn.execute("COMMIT")  # nothing was written: this only lets go of the lock
+        if gate is not None:
+            gate.leave_read()
 
 
 def _write(db, conn, both_files: bool):
@@ -270,7 +341,12 @@ def _write(db, conn, both_files: bool):
         raise
     else:
         try:
-            conn.execute("COMMIT")
+            gate = getattr(db, "commit_gate", None)
+            if gate is None:
+                conn.execute("COMMIT")
+            else:
+                with gate.committing():
+                    conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

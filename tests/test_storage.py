@@ -4,6 +4,7 @@ and the sync level the durability argument rests on is set and checked on every 
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
 
@@ -70,8 +71,8 @@ def test_synchronous_levels_are_set_and_checked(db):
     ("foreign_keys", "OFF", "ON"), ("temp_store", "FILE", "MEMORY"),
 ])
 def test_every_pragma_of_both_files_is_checked(db, pragma, bad, good):
-    """The check reads most pragmas in one statement; `keys.pragma_synchronous` would silently
-    read main's value, so each file's setting is changed on its own and must be noticed."""
+    """Each file's setting is changed on its own and must be noticed (a check over the
+    table-valued `keys.pragma_synchronous` would silently read main's value)."""
     db_mod.check_pragmas(db.conn)
     db.conn.execute(f"PRAGMA {pragma}={bad}")
     try:
@@ -80,6 +81,19 @@ def test_every_pragma_of_both_files_is_checked(db, pragma, bad, good):
     finally:
         db.conn.execute(f"PRAGMA {pragma}={good}")
     db_mod.check_pragmas(db.conn)
+
+
+def test_the_pragma_check_takes_no_lock(db, data_dir):
+    """It runs on every request; if it read the schema it would wait for every commit."""
+    other = db_mod.connect(data_dir)
+    db.conn.execute("PRAGMA busy_timeout=0")
+    other.conn.execute("BEGIN EXCLUSIVE")
+    try:
+        db_mod.check_pragmas(db.conn)
+    finally:
+        other.conn.execute("ROLLBACK")
+        other.close()
+        db.conn.execute("PRAGMA busy_timeout=15000")
 
 
 def test_a_refused_assertion_still_uses_up_its_challenge(app, db, clock, school):
@@ -189,3 +203,88 @@ def test_a_snapshot_is_one_read_transaction_that_refuses_writes(db, school, cloc
     assert not db.conn.in_transaction
     with db_mod.write(db):  # the lock was let go: a write goes through
         db.conn.execute("INSERT INTO audit_events (actor, action, at) VALUES ('t', 'x', 'n')")
+
+
+def _until(predicate, seconds: float = 5.0) -> bool:
+    """Wait (bounded) until another thread has reached a state; True if it did."""
+    done = threading.Event()
+    for _ in range(int(seconds * 1000)):
+        if predicate():
+            return True
+        done.wait(0.001)
+    return predicate()
+
+
+def test_a_commit_waits_for_the_snapshots_under_way_and_new_ones_wait_for_it():
+    gate = db_mod.CommitGate()
+    gate.enter_read()
+    committed, second_reader_in = threading.Event(), threading.Event()
+
+    def writer():
+        with gate.committing():
+            committed.set()
+
+    def reader():
+        gate.enter_read()
+        second_reader_in.set()
+        gate.leave_read()
+
+    w = threading.Thread(target=writer)
+    w.start()
+    assert _until(lambda: gate._writer)        # the writer is waiting for the reader ...
+    r = threading.Thread(target=reader)
+    r.start()
+    assert not committed.wait(0.05)            # ... which holds it back,
+    assert not second_reader_in.is_set()       # and a new reader queues behind the writer
+    gate.leave_read()
+    assert committed.wait(5) and second_reader_in.wait(5)
+    w.join(5), r.join(5)
+    assert gate._readers == 0 and not gate._writer
+
+
+def test_the_gate_never_waits_longer_than_its_bound(monkeypatch):
+    """A snapshot that does not end (stuck on a lock of another process) holds a commit back
+    only WRITER_WAIT seconds; after that SQLite's own locks decide, as before the gate."""
+    monkeypatch.setattr(db_mod.CommitGate, "WRITER_WAIT", 0.05)
+    gate = db_mod.CommitGate()
+    gate.enter_read()  # and never leaves
+    committed = threading.Event()
+
+    def writer():
+        with gate.committing():
+            committed.set()
+
+    threading.Thread(target=writer).start()
+    assert committed.wait(5)
+
+
+def test_snapshots_and_writes_from_many_threads_all_get_through(data_dir, db):
+    """Readers in snapshots and writers through write() on their own connections, at once:
+    nobody deadlocks or sees 'database is locked', and every write is there."""
+    errors, before = [], db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0]
+
+    def work(n: int) -> None:
+        own = db_mod.connect(data_dir)
+        try:
+            for i in range(40):
+                if (n + i) % 3 == 0:
+                    with db_mod.write(own):
+                        own.conn.execute("INSERT INTO audit_events (actor, action, at)"
+                                         " VALUES ('t', 'x', 'n')")
+                else:
+                    with db_mod.snapshot(own):
+                        own.conn.execute("SELECT count(*) FROM audit_events").fetchone()
+                        own.conn.execute("SELECT count(*) FROM schools").fetchone()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    writes = sum(1 for n in range(6) for i in range(40) if (n + i) % 3 == 0)
+    assert db.conn.execute("SELECT count(*) FROM audit_events").fetchone()[0] == before + writes

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from .. import intake, municipalities, receipts, signals, stats, submissions
 from ..clock import LOCAL_TZ, iso, local, parse
+from ..db import snapshot
 from ..openapi import openapi_document
 from ..push.kick import kick
 from .base import cfg, deadlines, get_db, limiter, now
@@ -49,7 +50,8 @@ def authenticate():
         return None
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.startswith("Bearer ") else None
-    municipality = municipalities.authenticate(get_db(), token)
+    with snapshot(get_db(), one_statement=True) as database:
+        municipality = municipalities.authenticate(database, token)
     if municipality is None:
         return error(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="hwc-inbox"'})
     g.municipality = municipality

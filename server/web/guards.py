@@ -27,6 +27,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from .. import staff as staff_mod
 from ..clock import parse
+from ..db import snapshot
 from .base import cfg, get_db, now
 
 login_manager = LoginManager()
@@ -71,7 +72,8 @@ class StaffUser:
 @login_manager.user_loader
 def _load_user(user_id: str):
     try:
-        row = staff_mod.get(get_db(), int(user_id))
+        with snapshot(get_db(), one_statement=True) as database:
+            row = staff_mod.get(database, int(user_id))
     except (ValueError, sqlite3.Error):
         return None
     if row is None or not row["active"]:

@@ -25,7 +25,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
 from ..clock import iso, parse
-from ..db import write
+from ..db import snapshot, write
 from ..tokens import digest
 from .base import clock, get_db
 
@@ -100,7 +100,9 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession()
         try:
             db = get_db()
-            rows = list(db.query("SELECT * FROM web_sessions WHERE id_hash = ?", (digest(sid),)))
+            with snapshot(db, one_statement=True):
+                rows = list(db.query("SELECT * FROM web_sessions WHERE id_hash = ?",
+                                     (digest(sid),)))
             if rows and session_alive(rows[0], clock().now()):
                 opened = ServerSession(json.loads(rows[0]["data"]), sid=sid)
                 opened.last_seen = parse(rows[0]["last_seen_at"])

@@ -169,8 +169,13 @@ class CommitGate:
     def committing(self):
         with self._cond:
             self._writer = True
-            if self._readers:
-                self._cond.wait_for(lambda: self._readers == 0, self.WRITER_WAIT)
+            try:
+                if self._readers:
+                    self._cond.wait_for(lambda: self._readers == 0, self.WRITER_WAIT)
+            except BaseException:  # never leave the flag up: every snapshot would wait its bound
+                self._writer = False
+                self._cond.notify_all()
+                raise
         try:
             yield
         finally:
@@ -296,8 +301,8 @@ def snapshot(db: sqlite_utils.Database, *, one_statement: bool = False):
     `CommitGate` (the session and the person on every request).
     """
     conn = db.conn
-    if conn.in_transaction:
-        yield db
+    if conn.in_transaction or getattr(db, "reading", False):
+        yield db  # already inside one (or a write, which reads its own view): join it
         return
     gate = getattr(db, "commit_gate", None)
     if gate is not None:
@@ -317,7 +322,13 @@ def snapshot(db: sqlite_utils.Database, *, one_statement: bool = False):
         finally:
             db.reading = False
             if conn.in_transaction:
-                conn.execute("COMMIT")  # nothing was written: this only lets go of the lock
+                try:
+                    conn.execute("COMMIT")  # nothing was written: this only lets go of the lock
+                except BaseException:
+                    # Never leave it open: a later write() would join it and never commit.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
     finally:
         if gate is not None:
             gate.leave_read()

@@ -79,7 +79,9 @@ class QueueDepthLog:
     that accepts and reads all connections (~5% of the server's time under bench/load.py, at the
     moment it can least spare it). An operator needs to know that requests queue and how deep,
     not each time: this counts them and logs a summary at most once per `QUEUE_REPORT_EVERY`
-    seconds (the first one at once). `monotonic` is injectable for tests.
+    seconds (the first one at once). A line is written when a request queues, so the tail of a
+    burst is counted in the next line, which says how long it covers. `monotonic` is injectable
+    for tests.
     """
 
     def __init__(self, logger: logging.Logger | None = None, monotonic=time.monotonic,
@@ -89,7 +91,8 @@ class QueueDepthLog:
         self.every = every
         self.waited = 0
         self.deepest = 0
-        self.next_report = monotonic()
+        self.since = monotonic()
+        self.next_report = self.since
 
     def warning(self, _msg: str, depth: int, *_args) -> None:
         """Called by waitress (under its task lock) with the queue depth."""
@@ -99,9 +102,9 @@ class QueueDepthLog:
         if now < self.next_report:
             return
         self.logger.warning("%d request(s) waited for a worker thread in the last %.0f s "
-                            "(deepest queue %d)", self.waited, self.every, self.deepest)
+                            "(deepest queue %d)", self.waited, now - self.since, self.deepest)
         self.waited = self.deepest = 0
-        self.next_report = now + self.every
+        self.since, self.next_report = now, now + self.every
 
 
 def serve(app, **kw) -> None:

@@ -173,6 +173,8 @@ def test_a_limit_the_limiter_would_not_check_is_refused():
     limiter = DecoratorOnlyLimiter(key, storage_uri="hwc-memory://")
     with pytest.raises(TypeError):
         limiter.limit("1/minute")(flask.Blueprint("bp", __name__))
+    with pytest.raises(TypeError):
+        limiter.shared_limit("1/minute", scope="s")(flask.Blueprint("bp2", __name__))
 
     app = flask.Flask("t")
     limiter.init_app(app)

@@ -71,6 +71,7 @@ def test_queue_warnings_become_one_line_a_minute(caplog):
     assert len(lines) == 2
     assert lines[0].startswith("1 request(s) waited") and "deepest queue 1" in lines[0]
     assert lines[1].startswith("4 request(s) waited") and "deepest queue 5" in lines[1]
+    assert "in the last 61 s" in lines[1]  # the span it covers, not a fixed minute
 
 
 def test_the_connection_limit_stays_below_the_descriptor_limit():

@@ -215,7 +215,11 @@ def _until(predicate, seconds: float = 5.0) -> bool:
     return predicate()
 
 
-def test_a_commit_waits_for_the_snapshots_under_way_and_new_ones_wait_for_it():
+def test_a_commit_waits_for_the_snapshots_under_way_and_new_ones_wait_for_it(monkeypatch):
+    """With the bounds far away (10 s), the commit can only go ahead because the reader's leaving
+    woke it, and the queued reader only because the commit's end woke it."""
+    monkeypatch.setattr(db_mod.CommitGate, "WRITER_WAIT", 10.0)
+    monkeypatch.setattr(db_mod.CommitGate, "READER_WAIT", 10.0)
     gate = db_mod.CommitGate()
     gate.enter_read()
     committed, second_reader_in = threading.Event(), threading.Event()
@@ -237,7 +241,7 @@ def test_a_commit_waits_for_the_snapshots_under_way_and_new_ones_wait_for_it():
     assert not committed.wait(0.05)            # ... which holds it back,
     assert not second_reader_in.is_set()       # and a new reader queues behind the writer
     gate.leave_read()
-    assert committed.wait(5) and second_reader_in.wait(5)
+    assert committed.wait(5) and second_reader_in.wait(5)  # woken, not timed out (10 s)
     w.join(5), r.join(5)
     assert gate._readers == 0 and not gate._writer
 
@@ -256,6 +260,48 @@ def test_the_gate_never_waits_longer_than_its_bound(monkeypatch):
 
     threading.Thread(target=writer).start()
     assert committed.wait(5)
+
+
+def test_a_snapshot_waits_for_a_commit_at_most_its_bound(monkeypatch):
+    monkeypatch.setattr(db_mod.CommitGate, "READER_WAIT", 0.05)
+    gate, inside, release = db_mod.CommitGate(), threading.Event(), threading.Event()
+
+    def writer():
+        with gate.committing():
+            inside.set()
+            release.wait(10)  # a commit that takes long (a slow disk)
+
+    w = threading.Thread(target=writer)
+    w.start()
+    assert inside.wait(5)
+    entered = threading.Event()
+    threading.Thread(target=lambda: (gate.enter_read(), entered.set())).start()
+    assert entered.wait(5)  # went ahead after its bound, while the commit still runs
+    release.set()
+    w.join(5)
+
+
+def test_a_failed_wait_never_leaves_the_commit_flag_up(monkeypatch):
+    gate = db_mod.CommitGate()
+    gate.enter_read()
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gate._cond, "wait_for", interrupted)
+    with pytest.raises(KeyboardInterrupt), gate.committing():
+        pass
+    assert gate._writer is False
+
+
+def test_a_snapshot_inside_a_snapshot_joins_it(db):
+    with db_mod.snapshot(db, one_statement=True):
+        with db_mod.snapshot(db, one_statement=True):
+            pass
+        assert db.reading  # still refused below
+        with pytest.raises(RuntimeError), db_mod.write(db):
+            pass
+    assert not db.reading and db.commit_gate._readers == 0
 
 
 def test_snapshots_and_writes_from_many_threads_all_get_through(data_dir, db):

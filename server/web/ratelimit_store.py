@@ -72,6 +72,16 @@ class DecoratorOnlyLimiter(Limiter):
 
         return only_routes
 
+    def shared_limit(self, *args, **kwargs):
+        decorate = super().shared_limit(*args, **kwargs)
+
+        def only_routes(obj):
+            if isinstance(obj, flask.Blueprint):
+                raise TypeError("a blueprint-wide limit would never be checked: limit routes")
+            return decorate(obj)
+
+        return only_routes
+
     def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
         if in_middleware:
             return  # nothing to check here: see the class docstring

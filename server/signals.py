@@ -194,7 +194,7 @@ def receive(db, now: datetime, *, municipality_id: int, school_id: int, referenc
 
     `calendar` (`schools.calendar` of the school) and `openers` (`devicekeys.openers` for it, at
     `now`) may be passed when the caller has just read them: the API's intake does, for its 403
-    and 422 rules, in one read transaction. Under the write lock the openers are read again
+    and 422 rules. Under the write lock the openers are read again
     anyway when only phones will hold the signal.
     """
     deadlines = deadlines or Deadlines()

@@ -308,30 +308,31 @@ def snapshot(db: sqlite_utils.Database, *, one_statement: bool = False):
     if gate is not None:
         gate.enter_read()
     try:
-        if one_statement:
-            db.reading = True
-            try:
-                yield db
-            finally:
-                db.reading = False
-            return
-        conn.execute("BEGIN")
+        if not one_statement:
+            conn.execute("BEGIN")
         db.reading = True
         try:
             yield db
         finally:
             db.reading = False
-            if conn.in_transaction:
-                try:
-                    conn.execute("COMMIT")  # nothing was written: this only lets go of the lock
-                except BaseException:
-                    # Never leave it open: a later write() would join it and never commit.
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+            if not one_statement:
+                _end_read(conn)
     finally:
         if gate is not None:
             gate.leave_read()
+
+
+def _end_read(conn: sqlite3.Connection) -> None:
+    """COMMIT a read transaction (nothing was written: it only lets go of the lock); if that
+    fails, roll back — never leave it open, or a later write() would join it and never commit."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _write(db, conn, both_files: bool):

@@ -39,6 +39,17 @@ class LazyMemoryStorage(MemoryStorage):
             self._sweep_lock.release()
 
 
+def _routes_only(decorate):
+    """A limit decorator that refuses a blueprint: a blueprint-wide limit is enforced only by
+    the hook `DecoratorOnlyLimiter` skips."""
+    def only_routes(obj):
+        if isinstance(obj, flask.Blueprint):
+            raise TypeError("a blueprint-wide limit would never be checked: limit routes")
+        return decorate(obj)
+
+    return only_routes
+
+
 class DecoratorOnlyLimiter(Limiter):
     """Flask-Limiter with only the per-route decorators (`@limiter.limit`) checked.
 
@@ -63,24 +74,10 @@ class DecoratorOnlyLimiter(Limiter):
         super().init_app(app)
 
     def limit(self, *args, **kwargs):
-        decorate = super().limit(*args, **kwargs)
-
-        def only_routes(obj):
-            if isinstance(obj, flask.Blueprint):
-                raise TypeError("a blueprint-wide limit would never be checked: limit routes")
-            return decorate(obj)
-
-        return only_routes
+        return _routes_only(super().limit(*args, **kwargs))
 
     def shared_limit(self, *args, **kwargs):
-        decorate = super().shared_limit(*args, **kwargs)
-
-        def only_routes(obj):
-            if isinstance(obj, flask.Blueprint):
-                raise TypeError("a blueprint-wide limit would never be checked: limit routes")
-            return decorate(obj)
-
-        return only_routes
+        return _routes_only(super().shared_limit(*args, **kwargs))
 
     def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
         if in_middleware:
